@@ -1,0 +1,126 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+/**
+ * Every setting Ferry has. The only module that reads the environment: everything else is handed
+ * a Config.
+ */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Largest upload in bytes; null for no limit. */
+  readonly maxUploadSize: number | null;
+  readonly uploadExpirySeconds: number;
+  readonly expirySweepSeconds: number;
+  readonly lockTimeoutMs: number;
+  readonly checkpointBytes: number;
+  /** Origins allowed cross-origin; ['*'] for any. */
+  readonly corsOrigins: readonly string[];
+  /** Public base URL for Location headers, when behind a proxy; null to derive from the request. */
+  readonly publicUrl: string | null;
+}
+
+export const DEFAULTS: Config = {
+  host: '127.0.0.1',
+  port: 8080,
+  dataDir: './data',
+  logLevel: 'info',
+  maxUploadSize: null,
+  uploadExpirySeconds: 24 * 60 * 60,
+  expirySweepSeconds: 60,
+  lockTimeoutMs: 5_000,
+  checkpointBytes: 64 * 1024 * 1024,
+  corsOrigins: ['*'],
+  publicUrl: null,
+};
+
+type Parser<K extends keyof Config> = (raw: string, name: string) => Config[K];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
+  host: { env: 'FERRY_HOST', parse: nonEmpty },
+  port: { env: 'FERRY_PORT', parse: (raw, name) => integer(raw, name, 0, 65535) },
+  dataDir: { env: 'FERRY_DATA_DIR', parse: nonEmpty },
+  logLevel: {
+    env: 'FERRY_LOG_LEVEL',
+    parse: (raw, name) => {
+      if (!(LOG_LEVELS as readonly string[]).includes(raw)) fail(name, raw, `one of ${LOG_LEVELS.join(', ')}`);
+      return raw as Config['logLevel'];
+    },
+  },
+  maxUploadSize: { env: 'FERRY_MAX_UPLOAD_SIZE', parse: (raw, name) => (raw === '' || raw === '0' ? null : integer(raw, name, 1)) },
+  uploadExpirySeconds: { env: 'FERRY_UPLOAD_EXPIRY_SECONDS', parse: (raw, name) => integer(raw, name, 1) },
+  expirySweepSeconds: { env: 'FERRY_EXPIRY_SWEEP_SECONDS', parse: (raw, name) => integer(raw, name, 1) },
+  lockTimeoutMs: { env: 'FERRY_LOCK_TIMEOUT_MS', parse: (raw, name) => integer(raw, name, 0) },
+  checkpointBytes: { env: 'FERRY_CHECKPOINT_BYTES', parse: (raw, name) => integer(raw, name, 64 * 1024) },
+  corsOrigins: {
+    env: 'FERRY_CORS_ORIGINS',
+    parse: (raw) => raw.split(',').map((origin) => origin.trim()).filter(Boolean),
+  },
+  publicUrl: {
+    env: 'FERRY_PUBLIC_URL',
+    parse: (raw, name) => {
+      if (raw === '') return null;
+      try {
+        return new URL(raw).toString().replace(/\/$/, '');
+      } catch {
+        return fail(name, raw, 'an absolute URL');
+      }
+    },
+  },
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Defaults, then the JSON config file (FERRY_CONFIG, keys as in Config), then FERRY_* variables.
+ * Throws ConfigError naming the setting and what it expects.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const fromFile = env.FERRY_CONFIG ? readConfigFile(env.FERRY_CONFIG) : {};
+  const merged: Record<string, unknown> = { ...DEFAULTS };
+  for (const key of Object.keys(PARSERS) as (keyof Config)[]) {
+    const { env: name, parse } = PARSERS[key];
+    if (key in fromFile) merged[key] = parse(String(fromFile[key] ?? ''), `${key} in ${env.FERRY_CONFIG}`);
+    const raw = env[name];
+    if (raw !== undefined) merged[key] = parse(raw.trim(), name);
+  }
+  const config = { ...merged, ...overrides } as Config;
+  return { ...config, dataDir: resolve(config.dataDir) };
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`FERRY_CONFIG: cannot read ${path} as JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`FERRY_CONFIG: ${path} must hold a JSON object`);
+  }
+  const unknown = Object.keys(parsed).filter((key) => !(key in PARSERS));
+  if (unknown.length > 0) throw new ConfigError(`FERRY_CONFIG: unknown settings in ${path}: ${unknown.join(', ')}`);
+  return parsed as Record<string, unknown>;
+}
+
+function nonEmpty(raw: string, name: string): string {
+  if (raw === '') fail(name, raw, 'a non-empty value');
+  return raw;
+}
+
+function integer(raw: string, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(raw)) fail(name, raw, 'a whole number');
+  const value = Number(raw);
+  if (value < min || value > max) fail(name, raw, `a number from ${min} to ${max}`);
+  return value;
+}
+
+function fail(name: string, raw: string, expected: string): never {
+  throw new ConfigError(`${name}=${JSON.stringify(raw)} is not valid: expected ${expected}`);
+}

@@ -1,0 +1,164 @@
+import type { Hash } from 'node:crypto';
+import type { MetaStore } from '../meta/types.js';
+import { canRead, type BlobStore } from '../storage/types.js';
+import { FerryError } from './errors.js';
+import type { UploadEventBus } from './events.js';
+import { checksumVerifier, newSha256, type ChecksumExpectation, type ContentHashes } from './integrity.js';
+import type { Upload } from './upload.js';
+import type { UploadLimits } from './uploads.js';
+
+export interface AppendRequest {
+  /** Where the client believes the upload stands. */
+  readonly offset: number;
+  readonly body: AsyncIterable<Buffer>;
+  /** The body's declared length, when the request has one. */
+  readonly contentLength?: number | null;
+  /** The total length, when this request declares it (deferred length, IETF Upload-Length). */
+  readonly declaredSize?: number | null;
+  /** The client says this body ends the upload (IETF Upload-Complete: ?1). */
+  readonly completes?: boolean;
+  readonly checksum?: ChecksumExpectation | null;
+  /** Stops reading the body, keeping what arrived (client gone, server shutting down). */
+  readonly signal?: AbortSignal;
+}
+
+export interface AppendContext {
+  readonly store: BlobStore;
+  readonly meta: MetaStore;
+  readonly hashes: ContentHashes;
+  readonly limits: UploadLimits;
+  readonly events: UploadEventBus;
+  readonly now: () => Date;
+  readonly finish: (upload: Upload, sha256: string) => Promise<Upload>;
+}
+
+/**
+ * Appends one request body to an upload the caller holds the lock for. The offset only ever moves to
+ * bytes that are durable, verified and within the declared length.
+ */
+export async function appendToUpload(ctx: AppendContext, upload: Upload, request: AppendRequest, letGo: AbortSignal): Promise<Upload> {
+  if (upload.concat?.kind === 'final') throw new FerryError('final_upload_patch', 'a final upload cannot be appended to');
+  if (request.offset !== upload.offset) {
+    throw new FerryError('offset_mismatch', `the upload is at offset ${upload.offset}, not ${request.offset}`, {
+      details: { expectedOffset: upload.offset, providedOffset: request.offset },
+    });
+  }
+  const size = settleSize(ctx.limits, upload, request);
+  const limit = size ?? ctx.limits.maxSize ?? Number.MAX_SAFE_INTEGER;
+  if (request.contentLength != null && upload.offset + request.contentLength > limit) {
+    throw new FerryError('body_exceeds_length', 'the request body would go past the upload length', { details: { size } });
+  }
+  if (upload.state === 'completed') return upload;
+  if (size !== upload.size) {
+    upload = (await ctx.meta.updateUpload(upload.id, { size })) ?? upload;
+  }
+
+  const hash = await contentHash(ctx, upload);
+  const verifier = request.checksum ? checksumVerifier(request.checksum) : null;
+  // A checksummed chunk counts only once verified, so its hash state must be restorable.
+  const hashBefore = verifier ? hash.copy() : null;
+  let overflow = false;
+
+  async function* metered(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    let received = upload.offset;
+    for await (const chunk of body) {
+      if (received + chunk.length > limit) {
+        overflow = true;
+        throw new FerryError('body_exceeds_length', 'the request body goes past the upload length');
+      }
+      received += chunk.length;
+      hash.update(chunk);
+      verifier?.update(chunk);
+      yield chunk;
+    }
+  }
+
+  let committed = upload.offset;
+  let checkpoints = Promise.resolve();
+  const signal = request.signal ? AbortSignal.any([request.signal, letGo]) : letGo;
+  const result = await ctx.store.write(upload.id, upload.offset, metered(request.body), {
+    signal,
+    checkpointEvery: verifier ? undefined : ctx.limits.checkpointBytes,
+    // A checkpoint never reaches the end: only the request's own completion may complete the upload.
+    onDurable: (durable) => {
+      if (size !== null && durable >= size) return;
+      checkpoints = checkpoints.then(async () => {
+        await ctx.meta.updateUpload(upload.id, { offset: durable });
+        committed = durable;
+      });
+    },
+  });
+  await checkpoints;
+
+  const reached = upload.offset + result.written;
+  const discard = overflow || (verifier !== null && result.aborted);
+  if (discard || verifier) {
+    try {
+      if (discard) throw new FerryError(overflow ? 'body_exceeds_length' : 'client_aborted', overflow ? 'the request body goes past the upload length' : 'the request ended before its checksum could be verified');
+      verifier?.verify();
+    } catch (err) {
+      await ctx.store.truncate(upload.id, committed);
+      if (hashBefore && committed === upload.offset) ctx.hashes.put(upload.id, { hash: hashBefore, covered: committed });
+      else ctx.hashes.forget(upload.id);
+      throw err;
+    }
+  }
+
+  const completes = request.completes === true && !result.aborted;
+  if (completes && size !== null && reached !== size) {
+    throw new FerryError('inconsistent_length', `the upload was declared as ${size} bytes but ended at ${reached}`);
+  }
+  const finalSize = completes ? reached : size;
+  const progressed: Upload = { ...upload, size: finalSize, offset: reached };
+  if (result.written > 0) ctx.events.emit('received', progressed, result.written);
+  if (finalSize !== null && reached === finalSize) {
+    return ctx.finish(progressed, hash.digest('hex'));
+  }
+  ctx.hashes.put(upload.id, { hash, covered: reached });
+  const expiresAt = new Date(ctx.now().getTime() + ctx.limits.expiryMs);
+  return (await ctx.meta.updateUpload(upload.id, { offset: reached, size: finalSize, expiresAt })) ?? progressed;
+}
+
+/** The upload's length after this request, checked against what was declared before and the limits. */
+function settleSize(limits: UploadLimits, upload: Upload, request: AppendRequest): number | null {
+  let size = upload.size;
+  const declared = request.declaredSize ?? null;
+  if (declared !== null) {
+    if (size !== null && size !== declared) {
+      throw new FerryError('inconsistent_length', `the upload length is ${size}, not ${declared}`);
+    }
+    if (declared < upload.offset) throw new FerryError('inconsistent_length', 'the upload length is below the bytes already received');
+    size = declared;
+  }
+  if (request.completes && request.contentLength != null) {
+    const implied = upload.offset + request.contentLength;
+    if (size !== null && size !== implied) {
+      throw new FerryError('inconsistent_length', `the request completes the upload at ${implied} bytes, but its length is ${size}`);
+    }
+    size = implied;
+  }
+  if (size !== null && limits.maxSize !== null && size > limits.maxSize) {
+    throw new FerryError('too_large', `the upload is larger than the ${limits.maxSize}-byte maximum`, { details: { maxSize: limits.maxSize } });
+  }
+  return size;
+}
+
+/** The running hash of the upload's stored prefix, rebuilt from storage when this process has none. */
+async function contentHash(ctx: AppendContext, upload: Upload): Promise<Hash> {
+  const session = ctx.hashes.take(upload.id, upload.offset);
+  if (session) return session.hash;
+  const hash = newSha256();
+  if (upload.offset === 0) return hash;
+  if (!canRead(ctx.store)) throw new FerryError('invalid_request', 'this storage cannot resume hashing');
+  let covered = 0;
+  for await (const chunk of ctx.store.read(upload.id, { start: 0, end: upload.offset - 1 }) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    covered += chunk.length;
+  }
+  if (covered !== upload.offset) {
+    await ctx.meta.updateUpload(upload.id, { state: 'terminated', expiresAt: null });
+    ctx.events.emit('failed', upload.id, 'stored bytes were lost');
+    throw new FerryError('upload_gone', 'the stored bytes of this upload were lost; start a new upload');
+  }
+  return hash;
+}

@@ -1,0 +1,48 @@
+/**
+ * Domain errors carry a stable machine-readable code and the HTTP status the edge should answer
+ * with. Lower layers throw these; only the HTTP layer turns them into responses.
+ */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  invalid_metadata: 400,
+  invalid_checksum: 400,
+  unsupported_checksum: 400,
+  inconsistent_length: 400,
+  invalid_concat: 400,
+  upload_not_found: 404,
+  upload_gone: 410,
+  upload_locked: 423,
+  offset_mismatch: 409,
+  upload_completed: 409,
+  final_upload_patch: 403,
+  too_large: 413,
+  body_exceeds_length: 413,
+  unsupported_media_type: 415,
+  missing_tus_resumable: 412,
+  checksum_mismatch: 460,
+  range_not_satisfiable: 416,
+  not_completed: 409,
+  client_aborted: 400,
+  storage_full: 507,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class FerryError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Values a protocol adapter may need to render the error (e.g. the expected offset). */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'FerryError';
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.details = options.details ?? {};
+  }
+}
+
+export function isFerryError(err: unknown, code?: ErrorCode): err is FerryError {
+  return err instanceof FerryError && (code === undefined || err.code === code);
+}

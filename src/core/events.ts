@@ -1,0 +1,15 @@
+import { EventEmitter } from 'node:events';
+import type { Upload } from './upload.js';
+
+export interface UploadEvents {
+  created: [upload: Upload];
+  /** Bytes were durably added to an upload. */
+  received: [upload: Upload, bytes: number];
+  completed: [upload: Upload];
+  failed: [id: string, reason: string];
+  terminated: [upload: Upload];
+  expired: [upload: Upload];
+}
+
+/** Typed events of the upload core: metrics, logs and (later) webhooks listen here. */
+export class UploadEventBus extends EventEmitter<UploadEvents> {}

@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+
+export type UploadState = 'open' | 'completed' | 'terminated' | 'expired';
+
+/** How an upload takes part in tus concatenation. */
+export type ConcatRole =
+  | { kind: 'partial' }
+  | { kind: 'final'; parts: readonly string[] };
+
+export type Metadata = Readonly<Record<string, string | null>>;
+
+export interface Upload {
+  readonly id: string;
+  /** Declared length in bytes; null while deferred. */
+  readonly size: number | null;
+  /** Bytes durably stored, contiguous from the start. */
+  readonly offset: number;
+  readonly metadata: Metadata;
+  readonly state: UploadState;
+  readonly concat: ConcatRole | null;
+  readonly createdAt: Date;
+  /** When an unfinished upload may be swept; null for completed ones. */
+  readonly expiresAt: Date | null;
+  readonly completedAt: Date | null;
+  /** Hex SHA-256 of the completed content: the content address. */
+  readonly sha256: string | null;
+}
+
+/** 128 random bits, hex: unguessable, and safe in a URL and a file name. */
+export function newUploadId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+const UPLOAD_ID = /^[0-9a-f]{32}$/;
+
+export function isUploadId(value: string): boolean {
+  return UPLOAD_ID.test(value);
+}
+
+export function isEnded(upload: Upload): boolean {
+  return upload.state === 'terminated' || upload.state === 'expired';
+}

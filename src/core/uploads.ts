@@ -1,0 +1,225 @@
+import type { Readable } from 'node:stream';
+import type { Locker } from '../locks/types.js';
+import type { MetaStore } from '../meta/types.js';
+import { canConcat, canRead, canTerminate, type BlobStore } from '../storage/types.js';
+import { FerryError } from './errors.js';
+import { UploadEventBus } from './events.js';
+import { ContentHashes, newSha256 } from './integrity.js';
+import { appendToUpload, type AppendRequest } from './append.js';
+import { isEnded, isUploadId, newUploadId, type ConcatRole, type Metadata, type Upload } from './upload.js';
+
+export interface UploadLimits {
+  /** Largest upload accepted, in bytes; null for no limit. */
+  readonly maxSize: number | null;
+  /** How long an unfinished upload lives after its last append. */
+  readonly expiryMs: number;
+  /** How long a request waits for another request on the same upload to let go. */
+  readonly lockTimeoutMs: number;
+  /** During one long request, make progress durable every this many bytes. */
+  readonly checkpointBytes: number;
+}
+
+export interface CreateRequest {
+  readonly size: number | null;
+  readonly metadata: Metadata;
+  readonly concat?: ConcatRole | null;
+}
+
+export interface UploadServiceDeps {
+  readonly store: BlobStore;
+  readonly meta: MetaStore;
+  readonly locker: Locker;
+  readonly limits: UploadLimits;
+  readonly events?: UploadEventBus;
+  readonly now?: () => Date;
+}
+
+export interface Download {
+  readonly upload: Upload;
+  readonly body: Readable;
+}
+
+/** The one owner of uploads: every protocol adapter goes through here. */
+export class UploadService {
+  readonly events: UploadEventBus;
+  readonly limits: UploadLimits;
+  private readonly store: BlobStore;
+  private readonly meta: MetaStore;
+  private readonly locker: Locker;
+  private readonly hashes = new ContentHashes(10_000);
+  private readonly now: () => Date;
+
+  constructor(deps: UploadServiceDeps) {
+    this.store = deps.store;
+    this.meta = deps.meta;
+    this.locker = deps.locker;
+    this.limits = deps.limits;
+    this.events = deps.events ?? new UploadEventBus();
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  get supportsTermination(): boolean { return canTerminate(this.store); }
+  get supportsConcatenation(): boolean { return canConcat(this.store) && canRead(this.store); }
+
+  async create(request: CreateRequest): Promise<Upload> {
+    const size = request.concat?.kind === 'final' ? await this.finalSize(request.concat.parts) : request.size;
+    if (size !== null) this.checkSize(size);
+    const now = this.now();
+    const upload: Upload = {
+      id: newUploadId(),
+      size,
+      offset: 0,
+      metadata: request.metadata,
+      state: 'open',
+      concat: request.concat ?? null,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + this.limits.expiryMs),
+      completedAt: null,
+      sha256: null,
+    };
+    await this.store.create(upload.id);
+    await this.meta.insertUpload(upload);
+    this.events.emit('created', upload);
+    if (upload.concat?.kind === 'final') return this.concatenate(upload, upload.concat.parts);
+    if (size === 0) return this.finish(upload, newSha256().digest('hex'));
+    return upload;
+  }
+
+  /** The upload as a protocol may show it; unknown and ended uploads are errors. */
+  async get(id: string): Promise<Upload> {
+    const upload = await this.load(id);
+    if (isEnded(upload)) throw new FerryError('upload_gone', `upload ${upload.state}`);
+    return upload;
+  }
+
+  async append(id: string, request: AppendRequest): Promise<Upload> {
+    const lock = await this.locker.acquire(this.lockKey(id), this.limits.lockTimeoutMs);
+    try {
+      const upload = await this.get(id);
+      return await appendToUpload(
+        {
+          store: this.store,
+          meta: this.meta,
+          hashes: this.hashes,
+          limits: this.limits,
+          now: this.now,
+          finish: (u, sha256) => this.finish(u, sha256),
+          events: this.events,
+        },
+        upload,
+        request,
+        lock.releaseRequested,
+      );
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Deletes an upload and its bytes; a request still streaming into it is asked to let go first. */
+  async terminate(id: string): Promise<void> {
+    if (!canTerminate(this.store)) throw new FerryError('invalid_request', 'this storage cannot delete uploads');
+    const lock = await this.locker.acquire(this.lockKey(id), this.limits.lockTimeoutMs);
+    try {
+      const upload = await this.get(id);
+      await this.store.remove(upload.id);
+      this.hashes.forget(upload.id);
+      const ended = await this.meta.updateUpload(upload.id, { state: 'terminated', expiresAt: null });
+      if (ended) this.events.emit('terminated', ended);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  async openDownload(id: string, range?: { start: number; end: number }): Promise<Download> {
+    const upload = await this.get(id);
+    if (upload.state !== 'completed') throw new FerryError('not_completed', 'the upload is not complete yet');
+    if (!canRead(this.store)) throw new FerryError('invalid_request', 'this storage cannot serve downloads');
+    return { upload, body: this.store.read(id, range) };
+  }
+
+  /** Removes unfinished uploads whose time is up. Returns how many were swept. */
+  async sweepExpired(batch = 100): Promise<number> {
+    const expired = await this.meta.listExpired(this.now(), batch);
+    let swept = 0;
+    for (const candidate of expired) {
+      let lock;
+      try {
+        lock = await this.locker.acquire(this.lockKey(candidate.id), 0);
+      } catch {
+        continue; // busy right now: someone is still using it, so it is not idle
+      }
+      try {
+        const upload = await this.meta.getUpload(candidate.id);
+        if (!upload || upload.state !== 'open' || !upload.expiresAt || upload.expiresAt > this.now()) continue;
+        if (canTerminate(this.store)) await this.store.remove(upload.id);
+        this.hashes.forget(upload.id);
+        const ended = await this.meta.updateUpload(upload.id, { state: 'expired', expiresAt: null });
+        if (ended) this.events.emit('expired', ended);
+        swept += 1;
+      } finally {
+        await lock.release();
+      }
+    }
+    return swept;
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all([this.store.ping(), this.meta.ping()]);
+  }
+
+  private async load(id: string): Promise<Upload> {
+    const upload = isUploadId(id) ? await this.meta.getUpload(id) : null;
+    if (!upload) throw new FerryError('upload_not_found', 'no such upload');
+    return upload;
+  }
+
+  private lockKey(id: string): string {
+    return `upload:${id}`;
+  }
+
+  private checkSize(size: number): void {
+    const { maxSize } = this.limits;
+    if (maxSize !== null && size > maxSize) {
+      throw new FerryError('too_large', `the upload is larger than the ${maxSize}-byte maximum`, { details: { maxSize } });
+    }
+  }
+
+  private async finalSize(parts: readonly string[]): Promise<number> {
+    if (!this.supportsConcatenation) throw new FerryError('invalid_concat', 'this storage cannot concatenate uploads');
+    if (parts.length === 0) throw new FerryError('invalid_concat', 'a final upload needs at least one partial upload');
+    let total = 0;
+    for (const partId of parts) {
+      const part = await this.load(partId).catch(() => null);
+      if (!part || isEnded(part) || part.concat?.kind !== 'partial') {
+        throw new FerryError('invalid_concat', `${partId} is not a partial upload`);
+      }
+      if (part.state !== 'completed' || part.size === null) {
+        throw new FerryError('invalid_concat', `partial upload ${partId} is not complete`);
+      }
+      total += part.size;
+    }
+    return total;
+  }
+
+  private async concatenate(upload: Upload, parts: readonly string[]): Promise<Upload> {
+    if (!canConcat(this.store)) throw new FerryError('invalid_concat', 'this storage cannot concatenate uploads');
+    const hash = newSha256();
+    const length = await this.store.concat(upload.id, parts, (chunk) => hash.update(chunk));
+    if (length !== upload.size) throw new Error(`concatenation produced ${length} bytes, expected ${upload.size}`);
+    return this.finish({ ...upload, offset: length }, hash.digest('hex'));
+  }
+
+  private async finish(upload: Upload, sha256: string): Promise<Upload> {
+    this.hashes.forget(upload.id);
+    const completed = await this.meta.updateUpload(upload.id, {
+      offset: upload.offset,
+      state: 'completed',
+      completedAt: this.now(),
+      expiresAt: null,
+      sha256,
+    });
+    if (!completed) throw new FerryError('upload_not_found', 'upload vanished while completing');
+    this.events.emit('completed', completed);
+    return completed;
+  }
+}

@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify';
+
+const ALLOWED_METHODS = 'GET, HEAD, POST, PATCH, DELETE, OPTIONS';
+const ALLOWED_HEADERS = [
+  'Authorization', 'Content-Type', 'Content-Disposition', 'Range', 'If-Range', 'If-None-Match',
+  'Tus-Resumable', 'Upload-Length', 'Upload-Defer-Length', 'Upload-Offset', 'Upload-Metadata',
+  'Upload-Checksum', 'Upload-Concat', 'Upload-Complete', 'Upload-Draft-Interop-Version',
+  'X-HTTP-Method-Override', 'X-Requested-With',
+].join(', ');
+const EXPOSED_HEADERS = [
+  'Location', 'Tus-Resumable', 'Tus-Version', 'Tus-Extension', 'Tus-Max-Size', 'Tus-Checksum-Algorithm',
+  'Upload-Offset', 'Upload-Length', 'Upload-Defer-Length', 'Upload-Metadata', 'Upload-Concat',
+  'Upload-Expires', 'Upload-Complete', 'Upload-Limit', 'Upload-Draft-Interop-Version',
+  'Content-Range', 'Content-Disposition', 'Accept-Ranges', 'ETag',
+].join(', ');
+
+/** CORS for browser clients on other origins, with the protocol headers exposed. */
+export function registerCors(app: FastifyInstance, origins: readonly string[]): void {
+  const anyOrigin = origins.includes('*');
+  app.addHook('onRequest', async (request, reply) => {
+    const origin = request.headers.origin;
+    if (origin === undefined || (!anyOrigin && !origins.includes(origin))) return;
+    reply.header('Access-Control-Allow-Origin', anyOrigin ? '*' : origin);
+    if (!anyOrigin) reply.header('Vary', 'Origin');
+    reply.header('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+    if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
+      reply
+        .header('Access-Control-Allow-Methods', ALLOWED_METHODS)
+        .header('Access-Control-Allow-Headers', ALLOWED_HEADERS)
+        .header('Access-Control-Max-Age', '86400');
+    }
+  });
+}

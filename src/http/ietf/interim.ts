@@ -1,0 +1,17 @@
+import type { FastifyReply } from 'fastify';
+
+/**
+ * Sends a `104 Upload Resumption Supported` interim response. Node has no public API for arbitrary
+ * 1xx responses over HTTP/1.1, so the status line goes to the socket directly, and only while
+ * nothing of the final response has been written.
+ */
+export function sendInterim(reply: FastifyReply, headers: Readonly<Record<string, string | undefined>>): void {
+  const { raw } = reply;
+  const socket = raw.socket;
+  if (raw.headersSent || !socket || socket.destroyed || raw.req.httpVersionMajor !== 1) return;
+  let head = 'HTTP/1.1 104 Upload Resumption Supported\r\n';
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) head += `${name}: ${value.replace(/[\r\n]/g, '')}\r\n`;
+  }
+  socket.write(`${head}\r\n`);
+}

@@ -1,0 +1,82 @@
+import type { Readable } from 'node:stream';
+
+export interface WriteOptions {
+  /** Stop reading the source and settle with what was stored so far. */
+  readonly signal?: AbortSignal;
+  /**
+   * While a long write streams, make the bytes stored so far durable every this many bytes and
+   * report the durable length through onDurable. Omit to sync only at the end.
+   */
+  readonly checkpointEvery?: number;
+  readonly onDurable?: (durableLength: number) => void;
+}
+
+export interface WriteResult {
+  /** Bytes of the source stored, starting at the requested offset. */
+  readonly written: number;
+  /** True when the signal stopped the write before the source ended. */
+  readonly aborted: boolean;
+}
+
+/**
+ * What every blob driver does. Offsets and limits are the caller's business; a driver stores bytes
+ * at the position it is told and reports, durably, what it holds.
+ */
+export interface BlobStore {
+  /** Prepare an empty blob for an upload. */
+  create(id: string): Promise<void>;
+  /**
+   * Store the source at `offset`, discarding anything the blob held beyond `offset` first. Resolves
+   * only once the written bytes are durable (fsync or equivalent).
+   */
+  write(id: string, offset: number, source: AsyncIterable<Buffer>, options?: WriteOptions): Promise<WriteResult>;
+  /** Bytes currently held, as durable storage sees them. */
+  length(id: string): Promise<number>;
+  /** Forget bytes beyond `length` (an unverified or rejected chunk). */
+  truncate(id: string, length: number): Promise<void>;
+  /** Can the store be used right now? Throws when it cannot. */
+  ping(): Promise<void>;
+}
+
+export interface ByteRange {
+  readonly start: number;
+  /** Inclusive. */
+  readonly end: number;
+}
+
+export interface RangedReads {
+  /** A stream of the blob's bytes, or of one inclusive range of them. */
+  read(id: string, range?: ByteRange): Readable;
+}
+
+export interface Termination {
+  remove(id: string): Promise<void>;
+}
+
+export interface Concatenation {
+  /** Fill `target` with the given blobs one after another; `onData` sees every byte in order. */
+  concat(target: string, parts: readonly string[], onData: (chunk: Buffer) => void): Promise<number>;
+}
+
+export interface DeferredLength {
+  /** Told once the final length of a deferred-length upload is known. */
+  declareLength(id: string, size: number): Promise<void>;
+}
+
+export type FullBlobStore = BlobStore & RangedReads & Termination & Concatenation & DeferredLength;
+
+export function canRead(store: BlobStore): store is BlobStore & RangedReads {
+  return typeof (store as Partial<RangedReads>).read === 'function';
+}
+
+export function canTerminate(store: BlobStore): store is BlobStore & Termination {
+  return typeof (store as Partial<Termination>).remove === 'function';
+}
+
+export function canConcat(store: BlobStore): store is BlobStore & Concatenation {
+  return typeof (store as Partial<Concatenation>).concat === 'function';
+}
+
+export function canDeferLength(store: BlobStore): store is BlobStore & DeferredLength {
+  return typeof (store as Partial<DeferredLength>).declareLength === 'function';
+}
