@@ -10,7 +10,7 @@ import type { UploadLimits } from './uploads.js';
 export interface AppendRequest {
   /** Where the client believes the upload stands. */
   readonly offset: number;
-  readonly body: AsyncIterable<Buffer>;
+  readonly body: RequestBody;
   /** The body's declared length, when the request has one. */
   readonly contentLength?: number | null;
   /** The total length, when this request declares it (deferred length, IETF Upload-Length). */
@@ -20,6 +20,11 @@ export interface AppendRequest {
   readonly checksum?: ChecksumExpectation | null;
   /** Stops reading the body, keeping what arrived (client gone, server shutting down). */
   readonly signal?: AbortSignal;
+}
+
+/** A request body: read as a stream, and destroyable so a stalled client can be cut off. */
+export interface RequestBody extends AsyncIterable<Buffer> {
+  destroy?(error?: Error): void;
 }
 
 export interface AppendContext {
@@ -76,6 +81,9 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
   let committed = upload.offset;
   let checkpoints = Promise.resolve();
   const signal = request.signal ? AbortSignal.any([request.signal, letGo]) : letGo;
+  // A stalled client may never send another byte: cutting its body off is what ends the wait.
+  const cutOff = () => request.body.destroy?.(new FerryError('client_aborted', 'another request took over this upload'));
+  signal.addEventListener('abort', cutOff, { once: true });
   const result = await ctx.store.write(upload.id, upload.offset, metered(request.body), {
     signal,
     checkpointEvery: verifier ? undefined : ctx.limits.checkpointBytes,
@@ -87,7 +95,7 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
         committed = durable;
       });
     },
-  });
+  }).finally(() => signal.removeEventListener('abort', cutOff));
   await checkpoints;
 
   const reached = upload.offset + result.written;

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Locker } from '../locks/types.js';
+import type { Lock, Locker } from '../locks/types.js';
 import type { MetaStore } from '../meta/types.js';
 import { canConcat, canRead, canTerminate, type BlobStore } from '../storage/types.js';
 import { FerryError } from './errors.js';
@@ -92,8 +92,21 @@ export class UploadService {
     return upload;
   }
 
+  /**
+   * The upload's current state for an offset query. A request still streaming into the upload is
+   * asked to let go first, so the offset answered is one the next append will be accepted at.
+   */
+  async status(id: string): Promise<Upload> {
+    const lock = await this.lockFor(id);
+    try {
+      return await this.get(id);
+    } finally {
+      await lock.release();
+    }
+  }
+
   async append(id: string, request: AppendRequest): Promise<Upload> {
-    const lock = await this.locker.acquire(this.lockKey(id), this.limits.lockTimeoutMs);
+    const lock = await this.lockFor(id);
     try {
       const upload = await this.get(id);
       return await appendToUpload(
@@ -118,7 +131,7 @@ export class UploadService {
   /** Deletes an upload and its bytes; a request still streaming into it is asked to let go first. */
   async terminate(id: string): Promise<void> {
     if (!canTerminate(this.store)) throw new FerryError('invalid_request', 'this storage cannot delete uploads');
-    const lock = await this.locker.acquire(this.lockKey(id), this.limits.lockTimeoutMs);
+    const lock = await this.lockFor(id);
     try {
       const upload = await this.get(id);
       await this.store.remove(upload.id);
@@ -177,6 +190,12 @@ export class UploadService {
     return `upload:${id}`;
   }
 
+  /** Exclusive access to an upload; unknown-looking ids fail before any lock is taken. */
+  private async lockFor(id: string): Promise<Lock> {
+    if (!isUploadId(id)) throw new FerryError('upload_not_found', 'no such upload');
+    return this.locker.acquire(this.lockKey(id), this.limits.lockTimeoutMs);
+  }
+
   private checkSize(size: number): void {
     const { maxSize } = this.limits;
     if (maxSize !== null && size > maxSize) {
@@ -212,6 +231,7 @@ export class UploadService {
   private async finish(upload: Upload, sha256: string): Promise<Upload> {
     this.hashes.forget(upload.id);
     const completed = await this.meta.updateUpload(upload.id, {
+      size: upload.offset,
       offset: upload.offset,
       state: 'completed',
       completedAt: this.now(),

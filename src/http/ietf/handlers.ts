@@ -61,7 +61,7 @@ export async function create(ctx: HttpContext, request: FastifyRequest, reply: F
 
 /** Offset retrieval: HEAD or GET on the upload resource. */
 export async function status(ctx: HttpContext, request: FastifyRequest, reply: FastifyReply, version: number): Promise<void> {
-  const upload = await ctx.uploads.get(routeId(request));
+  const upload = await ctx.uploads.status(routeId(request));
   reply
     .header('Upload-Offset', String(upload.offset))
     .header('Upload-Complete', upload.state === 'completed' ? '?1' : '?0')

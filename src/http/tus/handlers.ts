@@ -65,7 +65,7 @@ export async function create(ctx: HttpContext, request: FastifyRequest, reply: F
 /** HEAD: where the upload stands. */
 export async function status(ctx: HttpContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   requireTusResumable(request);
-  const upload = await ctx.uploads.get(routeId(request));
+  const upload = await ctx.uploads.status(routeId(request));
   reply.header('Cache-Control', 'no-store');
   if (upload.size === null) reply.header('Upload-Defer-Length', '1');
   else reply.header('Upload-Length', String(upload.size));
