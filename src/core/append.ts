@@ -1,6 +1,6 @@
 import type { Hash } from 'node:crypto';
 import type { MetaStore } from '../meta/types.js';
-import { canRead, type BlobStore } from '../storage/types.js';
+import { canDeferLength, canRead, type BlobStore } from '../storage/types.js';
 import { FerryError } from './errors.js';
 import type { UploadEventBus } from './events.js';
 import { checksumVerifier, newSha256, type ChecksumExpectation, type ContentHashes } from './integrity.js';
@@ -54,7 +54,8 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
     throw new FerryError('body_exceeds_length', 'the request body would go past the upload length', { details: { size } });
   }
   if (upload.state === 'completed') return upload;
-  if (size !== upload.size) {
+  if (size !== upload.size && size !== null) {
+    if (canDeferLength(ctx.store)) await ctx.store.declareLength(upload.id, size);
     upload = (await ctx.meta.updateUpload(upload.id, { size })) ?? upload;
   }
 

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Lock, Locker } from '../locks/types.js';
 import type { MetaStore } from '../meta/types.js';
-import { canConcat, canRead, canTerminate, type BlobStore } from '../storage/types.js';
+import { canConcat, canDeferLength, canRead, canTerminate, type BlobStore } from '../storage/types.js';
 import { FerryError } from './errors.js';
 import { UploadEventBus } from './events.js';
 import { ContentHashes, newSha256 } from './integrity.js';
@@ -60,10 +60,12 @@ export class UploadService {
 
   get supportsTermination(): boolean { return canTerminate(this.store); }
   get supportsConcatenation(): boolean { return canConcat(this.store) && canRead(this.store); }
+  get supportsDeferredLength(): boolean { return canDeferLength(this.store); }
 
   async create(request: CreateRequest): Promise<Upload> {
     const size = request.concat?.kind === 'final' ? await this.finalSize(request.concat.parts) : request.size;
     if (size !== null) this.checkSize(size);
+    else if (!this.supportsDeferredLength) throw new FerryError('invalid_request', 'this storage needs the upload length up front');
     const now = this.now();
     const upload: Upload = {
       id: newUploadId(),

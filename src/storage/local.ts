@@ -93,7 +93,7 @@ export class LocalBlobStore implements FullBlobStore {
   }
 
   async declareLength(): Promise<void> {
-    // A file needs no length up front.
+    // A file grows as bytes arrive; unlike a multipart object store it plans nothing by length.
   }
 }
 

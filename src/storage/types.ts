@@ -1,7 +1,10 @@
 import type { Readable } from 'node:stream';
 
 export interface WriteOptions {
-  /** Stop reading the source and settle with what was stored so far. */
+  /**
+   * Stop reading the source and settle with what was stored so far. Every chunk already taken from
+   * the source is stored: the caller has counted and hashed it.
+   */
   readonly signal?: AbortSignal;
   /**
    * While a long write streams, make the bytes stored so far durable every this many bytes and

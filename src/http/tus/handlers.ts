@@ -9,7 +9,8 @@ export const TUS_VERSION = '1.0.0';
 const CHUNK_TYPE = 'application/offset+octet-stream';
 
 export function tusExtensions(ctx: HttpContext): string {
-  const extensions = ['creation', 'creation-with-upload', 'creation-defer-length', 'expiration', 'checksum'];
+  const extensions = ['creation', 'creation-with-upload', 'expiration', 'checksum'];
+  if (ctx.uploads.supportsDeferredLength) extensions.push('creation-defer-length');
   if (ctx.uploads.supportsTermination) extensions.push('termination');
   if (ctx.uploads.supportsConcatenation) extensions.push('concatenation');
   return extensions.join(',');
