@@ -43,6 +43,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     url: `http://${host}:${port}`,
     close: async () => {
       stopSweep();
+      uploads.stopAppends();
       await app.close();
       await meta.close();
     },

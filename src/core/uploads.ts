@@ -5,7 +5,7 @@ import { canConcat, canDeferLength, canRead, canTerminate, type BlobStore } from
 import { FerryError } from './errors.js';
 import { UploadEventBus } from './events.js';
 import { ContentHashes, newSha256 } from './integrity.js';
-import { appendToUpload, type AppendRequest } from './append.js';
+import { appendToUpload, type AppendContext, type AppendRequest } from './append.js';
 import { isEnded, isUploadId, newUploadId, type ConcatRole, type Metadata, type Upload } from './upload.js';
 
 export interface UploadLimits {
@@ -48,6 +48,8 @@ export class UploadService {
   private readonly locker: Locker;
   private readonly hashes = new ContentHashes(10_000);
   private readonly now: () => Date;
+  private readonly appendContext: AppendContext;
+  private readonly stopping = new AbortController();
 
   constructor(deps: UploadServiceDeps) {
     this.store = deps.store;
@@ -56,6 +58,23 @@ export class UploadService {
     this.limits = deps.limits;
     this.events = deps.events ?? new UploadEventBus();
     this.now = deps.now ?? (() => new Date());
+    this.appendContext = {
+      store: this.store,
+      meta: this.meta,
+      hashes: this.hashes,
+      limits: this.limits,
+      now: this.now,
+      events: this.events,
+      finish: (upload, sha256) => this.finish(upload, sha256),
+    };
+  }
+
+  /**
+   * For shutdown: requests still streaming stop reading, keep the bytes that arrived and commit
+   * their offsets, so clients resume elsewhere without losing anything.
+   */
+  stopAppends(): void {
+    this.stopping.abort();
   }
 
   get supportsTermination(): boolean { return canTerminate(this.store); }
@@ -111,20 +130,8 @@ export class UploadService {
     const lock = await this.lockFor(id);
     try {
       const upload = await this.get(id);
-      return await appendToUpload(
-        {
-          store: this.store,
-          meta: this.meta,
-          hashes: this.hashes,
-          limits: this.limits,
-          now: this.now,
-          finish: (u, sha256) => this.finish(u, sha256),
-          events: this.events,
-        },
-        upload,
-        request,
-        lock.releaseRequested,
-      );
+      const letGo = AbortSignal.any([lock.releaseRequested, this.stopping.signal]);
+      return await appendToUpload(this.appendContext, upload, request, letGo);
     } finally {
       await lock.release();
     }

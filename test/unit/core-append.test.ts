@@ -108,6 +108,18 @@ describe('UploadService append', () => {
     assert.equal(next.offset, 11);
   });
 
+  it('on shutdown, a streaming request stops, keeping and committing what arrived', async () => {
+    const uploads = fx.service();
+    const upload = await uploads.create({ size: 100, metadata: {} });
+    const body = stallingBody(Buffer.from('0123456'));
+    const pending = uploads.append(upload.id, { offset: 0, body });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    uploads.stopAppends();
+    assert.equal((await pending).offset, 7);
+    assert.equal(body.destroyed, true);
+    assert.equal((await fx.meta.getUpload(upload.id))!.offset, 7);
+  });
+
   it('checkpoints a long request so progress is durable before it ends', async () => {
     const uploads = fx.service({ checkpointBytes: 64 * 1024 });
     const data = randomData(300 * 1024);
