@@ -20,6 +20,8 @@ export interface AppendRequest {
   readonly checksum?: ChecksumExpectation | null;
   /** Stops reading the body, keeping what arrived (client gone, server shutting down). */
   readonly signal?: AbortSignal;
+  /** Told each time a checkpoint makes more of this request's bytes durable. */
+  readonly onProgress?: (durableOffset: number) => void;
 }
 
 /** A request body: read as a stream, and destroyable so a stalled client can be cut off. */
@@ -94,6 +96,7 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
       checkpoints = checkpoints.then(async () => {
         await ctx.meta.updateUpload(upload.id, { offset: durable });
         committed = durable;
+        request.onProgress?.(durable);
       });
     },
   }).finally(() => signal.removeEventListener('abort', cutOff));

@@ -54,7 +54,9 @@ export async function create(ctx: HttpContext, request: FastifyRequest, reply: F
     'Upload-Draft-Interop-Version': String(version),
   });
   if (hasBody(request) || (completes && upload.state !== 'completed')) {
-    upload = await ctx.uploads.append(upload.id, { offset: 0, body: request.raw, contentLength: length, declaredSize: size, completes });
+    upload = await ctx.uploads.append(upload.id, {
+      offset: 0, body: request.raw, contentLength: length, declaredSize: size, completes, onProgress: progressReporter(reply, version),
+    });
   }
   respondToTransfer(ctx, reply, version, upload, 201);
 }
@@ -86,6 +88,7 @@ export async function append(ctx: HttpContext, request: FastifyRequest, reply: F
     contentLength: contentLength(request),
     declaredSize: sfNonNegativeInteger(header(request, 'upload-length')) ?? null,
     completes,
+    onProgress: progressReporter(reply, version),
   });
   respondToTransfer(ctx, reply, version, upload, 204);
 }
@@ -109,6 +112,11 @@ function respondToTransfer(ctx: HttpContext, reply: FastifyReply, version: numbe
   reply.header('Upload-Complete', '?0');
   if (version >= 6) reply.header('Upload-Limit', uploadLimit(ctx, version, upload));
   reply.code(incompleteStatus).send();
+}
+
+/** 104 interim responses carrying each newly durable offset while a long body streams in. */
+function progressReporter(reply: FastifyReply, version: number): (offset: number) => void {
+  return (offset) => sendInterim(reply, { 'Upload-Offset': String(offset), 'Upload-Draft-Interop-Version': String(version) });
 }
 
 /** Representation metadata of the creation request, plus tus-style Upload-Metadata if a client sends it. */
