@@ -5,7 +5,7 @@ import type { UploadService } from '../core/uploads.js';
 import type { HttpContext } from './context.js';
 import { registerCors } from './cors.js';
 import { sendError } from './errors.js';
-import { registerFileRoutes } from './files-routes.js';
+import { fileRoutes } from './files-routes.js';
 import { registerMetrics } from './metrics.js';
 
 const OVERRIDABLE = new Set(['PATCH', 'DELETE', 'HEAD', 'GET', 'POST', 'OPTIONS']);
@@ -20,6 +20,8 @@ export function buildApp(config: Config, uploads: UploadService): FastifyInstanc
     exposeHeadRoutes: false,
     bodyLimit: 1024 * 1024,
     requestTimeout: 0,
+    // Malformed URLs and over-long ids are client errors like any other, answered the same way.
+    frameworkErrors: (err, request, reply) => sendError(ctx, request, reply, err),
     // tus allows clients that cannot send PATCH or DELETE to tunnel them through POST.
     serverFactory: (handler) =>
       createServer((request: IncomingMessage, response: ServerResponse) => {
@@ -52,6 +54,6 @@ export function buildApp(config: Config, uploads: UploadService): FastifyInstanc
       return reply.code(503).send({ status: 'unavailable' });
     }
   });
-  registerFileRoutes(app, ctx);
+  void app.register(fileRoutes, ctx);
   return app;
 }

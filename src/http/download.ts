@@ -60,10 +60,12 @@ export function parseRange(raw: string | undefined, size: number): { start: numb
   return { start, end };
 }
 
-const SAFE_MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/;
+// type/subtype with optional `; name=value` parameters (tokens only): anything else is not served.
+const TOKEN = "[a-z0-9!#$&^_.+-]{1,64}";
+const SAFE_MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:\\s*;\\s*${TOKEN}=${TOKEN})*$`);
 
 function contentTypeOf(upload: Upload): string {
-  const declared = (upload.metadata.filetype ?? upload.metadata.contentType ?? upload.metadata.type ?? '').split(';')[0]!.trim().toLowerCase();
+  const declared = (upload.metadata.filetype ?? upload.metadata.contentType ?? upload.metadata.type ?? '').trim().toLowerCase();
   return SAFE_MEDIA_TYPE.test(declared) ? declared : 'application/octet-stream';
 }
 

@@ -1,8 +1,18 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { FILES_PREFIX, type HttpContext } from './context.js';
+import { FILES_PREFIX, routeId, type HttpContext } from './context.js';
 import { download } from './download.js';
 import * as ietf from './ietf/handlers.js';
 import * as tus from './tus/handlers.js';
+
+/**
+ * A HEAD without Tus-Resumable is the HEAD of the download, as HTTP defines it, once there is
+ * something to download; before that it is a tus request missing its version (412).
+ */
+async function plainHead(ctx: HttpContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const upload = await ctx.uploads.get(routeId(request));
+  if (upload.state !== 'completed') tus.requireTusResumable(request);
+  await download(ctx, request, reply);
+}
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
@@ -10,13 +20,13 @@ type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown
  * tus 1.0 and the IETF resumable-upload draft share one endpoint; the draft's interop-version
  * header decides which protocol a request speaks.
  */
-export function registerFileRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  // Upload bodies are streamed by the handlers themselves, whatever their media type.
+export async function fileRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+  // Upload bodies are streamed by the handlers themselves, whatever their media type: no built-in
+  // parser (JSON, text) may read them first. Fastify scopes this to the routes of this plugin.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
   app.addHook('onRequest', async (request, reply) => {
-    if (request.url.startsWith(FILES_PREFIX) && request.headers['upload-draft-interop-version'] === undefined) {
-      reply.header('Tus-Resumable', tus.TUS_VERSION);
-    }
+    if (request.headers['upload-draft-interop-version'] === undefined) reply.header('Tus-Resumable', tus.TUS_VERSION);
   });
 
   const either = (forTus: Handler, forIetf: (request: FastifyRequest, reply: FastifyReply, version: number) => Promise<void>): Handler =>
@@ -40,7 +50,7 @@ export function registerFileRoutes(app: FastifyInstance, ctx: HttpContext): void
     (request, reply, version) => ietf.create(ctx, request, reply, version),
   ));
   app.head(`${FILES_PREFIX}/:id`, either(
-    (request, reply) => tus.status(ctx, request, reply),
+    (request, reply) => (request.headers['tus-resumable'] === undefined ? plainHead(ctx, request, reply) : tus.status(ctx, request, reply)),
     (request, reply, version) => ietf.status(ctx, request, reply, version),
   ));
   app.get(`${FILES_PREFIX}/:id`, either(

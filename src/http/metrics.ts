@@ -24,15 +24,17 @@ export function registerMetrics(app: FastifyInstance, events: UploadEventBus): v
   events.on('failed', () => failed.inc());
   events.on('received', (_upload, bytes) => received.inc(bytes));
 
-  app.addHook('onRequest', async (request) => {
-    if (request.method === 'PATCH' || request.method === 'POST') active.inc();
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    if (request.method === 'PATCH' || request.method === 'POST') active.dec();
-    duration.observe(
-      { route: request.routeOptions.url ?? 'unmatched', method: request.method, status_code: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
+  // 'close' fires for every request, including those whose client went away before a response.
+  app.addHook('onRequest', async (request, reply) => {
+    const streaming = request.method === 'PATCH' || request.method === 'POST';
+    if (streaming) active.inc();
+    reply.raw.once('close', () => {
+      if (streaming) active.dec();
+      duration.observe(
+        { route: request.routeOptions.url ?? 'unmatched', method: request.method, status_code: String(reply.statusCode) },
+        reply.elapsedTime / 1000,
+      );
+    });
   });
 
   app.get('/metrics', async (_request, reply) => {

@@ -98,7 +98,7 @@ export class LocalBlobStore implements FullBlobStore {
 }
 
 /** Chunks received while a write is in flight go out together, up to this many bytes. */
-const MAX_BATCH_BYTES = 512 * 1024;
+const MAX_BATCH_BYTES = 64 * 1024;
 
 /**
  * Streams the source into the file. Chunks that arrive while the disk is busy are gathered and
