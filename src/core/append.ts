@@ -1,8 +1,11 @@
 import type { Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { MetaStore } from '../meta/types.js';
 import { canDeferLength, canRead, type BlobStore } from '../storage/types.js';
 import { FerryError } from './errors.js';
 import type { UploadEventBus } from './events.js';
+import { UploadSink } from './sink.js';
 import { checksumVerifier, newSha256, type ChecksumExpectation, type ContentHashes } from './integrity.js';
 import type { Upload } from './upload.js';
 import type { UploadLimits } from './uploads.js';
@@ -10,7 +13,7 @@ import type { UploadLimits } from './uploads.js';
 export interface AppendRequest {
   /** Where the client believes the upload stands. */
   readonly offset: number;
-  readonly body: RequestBody;
+  readonly body: Readable;
   /** The body's declared length, when the request has one. */
   readonly contentLength?: number | null;
   /** The total length, when this request declares it (deferred length, IETF Upload-Length). */
@@ -22,11 +25,6 @@ export interface AppendRequest {
   readonly signal?: AbortSignal;
   /** Told each time a checkpoint makes more of this request's bytes durable. */
   readonly onProgress?: (durableOffset: number) => void;
-}
-
-/** A request body: read as a stream, and destroyable so a stalled client can be cut off. */
-export interface RequestBody extends AsyncIterable<Buffer> {
-  destroy?(error?: Error): void;
 }
 
 export interface AppendContext {
@@ -65,48 +63,51 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
   const verifier = request.checksum ? checksumVerifier(request.checksum) : null;
   // A checksummed chunk counts only once verified, so its hash state must be restorable.
   const hashBefore = verifier ? hash.copy() : null;
-  let overflow = false;
-
-  async function* metered(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    let received = upload.offset;
-    for await (const chunk of body) {
-      if (received + chunk.length > limit) {
-        overflow = true;
-        throw new FerryError('body_exceeds_length', 'the request body goes past the upload length');
-      }
-      received += chunk.length;
-      hash.update(chunk);
-      verifier?.update(chunk);
-      yield chunk;
-    }
-  }
 
   let committed = upload.offset;
-  let checkpoints = Promise.resolve();
+  const writer = await ctx.store.openWriter(upload.id, upload.offset);
+  const sink = new UploadSink({
+    writer,
+    start: upload.offset,
+    limit,
+    digests: verifier ? [hash, verifier] : [hash],
+    checkpointEvery: verifier ? null : ctx.limits.checkpointBytes,
+    onCheckpoint: async (durable) => {
+      // A checkpoint never reaches the end: only the request's own completion may complete the upload.
+      if (size !== null && durable >= size) return;
+      await ctx.meta.updateUpload(upload.id, { offset: durable });
+      committed = durable;
+      request.onProgress?.(durable);
+    },
+  });
   const signal = request.signal ? AbortSignal.any([request.signal, letGo]) : letGo;
   // A stalled client may never send another byte: cutting its body off is what ends the wait.
-  const cutOff = () => request.body.destroy?.(new FerryError('client_aborted', 'another request took over this upload'));
+  const cutOff = () => request.body.destroy(new FerryError('client_aborted', 'another request took over this upload'));
   signal.addEventListener('abort', cutOff, { once: true });
-  const result = await ctx.store.write(upload.id, upload.offset, metered(request.body), {
-    signal,
-    checkpointEvery: verifier ? undefined : ctx.limits.checkpointBytes,
-    // A checkpoint never reaches the end: only the request's own completion may complete the upload.
-    onDurable: (durable) => {
-      if (size !== null && durable >= size) return;
-      checkpoints = checkpoints.then(async () => {
-        await ctx.meta.updateUpload(upload.id, { offset: durable });
-        committed = durable;
-        request.onProgress?.(durable);
-      });
-    },
-  }).finally(() => signal.removeEventListener('abort', cutOff));
-  await checkpoints;
+  let aborted = false;
+  try {
+    if (signal.aborted) cutOff();
+    await pipeline(request.body, sink);
+  } catch {
+    // The body broke off (client gone, cut off) or ran past the length: decided below.
+    aborted = true;
+  } finally {
+    signal.removeEventListener('abort', cutOff);
+    await sink.settled().finally(async () => {
+      await writer.sync().finally(() => writer.close());
+    });
+  }
+  if (sink.storageError) {
+    ctx.hashes.forget(upload.id);
+    throw sink.storageError;
+  }
 
-  const reached = upload.offset + result.written;
-  const discard = overflow || (verifier !== null && result.aborted);
+  const reached = upload.offset + sink.stored;
+  const discard = sink.overflow || (verifier !== null && aborted);
   if (discard || verifier) {
     try {
-      if (discard) throw new FerryError(overflow ? 'body_exceeds_length' : 'client_aborted', overflow ? 'the request body goes past the upload length' : 'the request ended before its checksum could be verified');
+      if (sink.overflow) throw new FerryError('body_exceeds_length', 'the request body goes past the upload length');
+      if (discard) throw new FerryError('client_aborted', 'the request ended before its checksum could be verified');
       verifier?.verify();
     } catch (err) {
       await ctx.store.truncate(upload.id, committed);
@@ -116,13 +117,13 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
     }
   }
 
-  const completes = request.completes === true && !result.aborted;
+  const completes = request.completes === true && !aborted;
   if (completes && size !== null && reached !== size) {
     throw new FerryError('inconsistent_length', `the upload was declared as ${size} bytes but ended at ${reached}`);
   }
   const finalSize = completes ? reached : size;
   const progressed: Upload = { ...upload, size: finalSize, offset: reached };
-  if (result.written > 0) ctx.events.emit('received', progressed, result.written);
+  if (sink.stored > 0) ctx.events.emit('received', progressed, sink.stored);
   if (finalSize !== null && reached === finalSize) {
     return ctx.finish(progressed, hash.digest('hex'));
   }

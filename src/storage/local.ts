@@ -1,9 +1,9 @@
-import { createReadStream } from 'node:fs';
-import { access, mkdir, open, rm, stat, constants, type FileHandle } from 'node:fs/promises';
+import { createReadStream, writev } from 'node:fs';
+import { access, mkdir, open, rm, stat, constants } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError } from '../core/errors.js';
-import type { ByteRange, FullBlobStore, WriteOptions, WriteResult } from './types.js';
+import type { BlobWriter, ByteRange, FullBlobStore } from './types.js';
 
 /** Blob ids become file names, so only a fixed, path-free alphabet is ever accepted. */
 const SAFE_ID = /^[0-9a-zA-Z_-]{16,128}$/;
@@ -27,17 +27,23 @@ export class LocalBlobStore implements FullBlobStore {
     await handle.close();
   }
 
-  async write(id: string, offset: number, source: AsyncIterable<Buffer>, options: WriteOptions = {}): Promise<WriteResult> {
+  async openWriter(id: string, offset: number): Promise<BlobWriter> {
     const handle = await open(this.pathOf(id), 'r+').catch(mapFsError);
     try {
-      const { size } = await handle.stat();
-      if (size > offset) await handle.truncate(offset);
-      return await writeStream(handle, offset, source, options);
+      if ((await handle.stat()).size > offset) await handle.truncate(offset);
     } catch (err) {
-      throw mapFsError(err);
-    } finally {
       await handle.close();
+      mapFsError(err);
     }
+    let position = offset;
+    return {
+      write: async (chunks) => {
+        const bytes = await writevFully(handle.fd, chunks, position).catch(mapFsError);
+        position += bytes;
+      },
+      sync: () => handle.datasync().catch(mapFsError),
+      close: () => handle.close(),
+    };
   }
 
   async length(id: string): Promise<number> {
@@ -79,7 +85,7 @@ export class LocalBlobStore implements FullBlobStore {
       for (const part of parts) {
         for await (const chunk of this.read(part) as AsyncIterable<Buffer>) {
           onData(chunk);
-          await writeFully(handle, chunk, position);
+          await writevFully(handle.fd, [chunk], position);
           position += chunk.length;
         }
       }
@@ -97,84 +103,21 @@ export class LocalBlobStore implements FullBlobStore {
   }
 }
 
-/** Chunks received while a write is in flight go out together, up to this many bytes. */
-const MAX_BATCH_BYTES = 64 * 1024;
-
-/**
- * Streams the source into the file. Chunks that arrive while the disk is busy are gathered and
- * written with one writev, which costs far less CPU than a write per network chunk; memory stays
- * bounded at two batches per upload.
- */
-async function writeStream(handle: FileHandle, offset: number, source: AsyncIterable<Buffer>, options: WriteOptions): Promise<WriteResult> {
-  const { signal, checkpointEvery, onDurable } = options;
-  const iterator = source[Symbol.asyncIterator]();
-  let pulled = 0;
-  let flushed = 0;
-  let aborted = false;
-  let batch: Buffer[] = [];
-  let batchBytes = 0;
-  let writing: Promise<void> | null = null;
-  let writeError: unknown = null;
-  let syncedAt = 0;
-  let checkpoint: Promise<void> | null = null;
-
-  const startWrite = () => {
-    const buffers = batch;
-    const bytes = batchBytes;
-    batch = [];
-    batchBytes = 0;
-    writing = writevFully(handle, buffers, offset + pulled - bytes).then(
-      () => {
-        flushed += bytes;
-        writing = null;
-        if (checkpointEvery && onDurable && checkpoint === null && flushed - syncedAt >= checkpointEvery) {
-          const mark = flushed;
-          checkpoint = handle.datasync().then(() => { syncedAt = mark; checkpoint = null; onDurable(offset + mark); });
-        }
-        // Whatever arrived meanwhile goes out now, not when (or if) the next chunk comes.
-        if (batchBytes > 0) startWrite();
-      },
-      (err: unknown) => { writeError = err; writing = null; },
-    );
-  };
-
-  for (;;) {
-    if (signal?.aborted) { aborted = true; break; }
-    let step: IteratorResult<Buffer>;
-    try {
-      step = await iterator.next();
-    } catch {
-      // The client went away mid-body: keep what arrived, as the protocols ask.
-      aborted = true;
-      break;
-    }
-    if (step.done) break;
-    batch.push(step.value);
-    batchBytes += step.value.length;
-    pulled += step.value.length;
-    while (writing !== null && batchBytes >= MAX_BATCH_BYTES) await writing;
-    if (writeError) break;
-    if (writing === null) startWrite();
-  }
-  if (aborted) await iterator.return?.().catch(() => undefined);
-  while (writing !== null) await writing;
-  if (writeError) throw writeError;
-  if (checkpoint) await checkpoint;
-  await handle.datasync();
-  return { written: pulled, aborted };
-}
-
-async function writevFully(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
-  let pending = buffers;
+/** Writes every byte of the chunks at `position`, however many calls that takes; returns the count. */
+async function writevFully(fd: number, chunks: readonly Buffer[], position: number): Promise<number> {
+  let pending = chunks;
   let at = position;
   while (pending.length > 0) {
-    const { bytesWritten } = await handle.writev(pending, at);
-    at += bytesWritten;
-    pending = dropWritten(pending, bytesWritten);
+    const written = await new Promise<number>((resolve, reject) => {
+      writev(fd, pending as Buffer[], at, (err, bytes) => (err ? reject(err) : resolve(bytes)));
+    });
+    at += written;
+    pending = dropWritten(pending, written);
   }
+  return at - position;
 }
 
-function dropWritten(buffers: Buffer[], bytes: number): Buffer[] {
+function dropWritten(buffers: readonly Buffer[], bytes: number): readonly Buffer[] {
   let skip = bytes;
   let index = 0;
   while (index < buffers.length && skip >= buffers[index]!.length) {
@@ -184,14 +127,6 @@ function dropWritten(buffers: Buffer[], bytes: number): Buffer[] {
   const rest = buffers.slice(index);
   if (skip > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(skip);
   return rest;
-}
-
-async function writeFully(handle: FileHandle, chunk: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < chunk.length) {
-    const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, position + done);
-    done += bytesWritten;
-  }
 }
 
 function mapFsError(err: unknown): never {

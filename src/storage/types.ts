@@ -1,24 +1,15 @@
 import type { Readable } from 'node:stream';
 
-export interface WriteOptions {
-  /**
-   * Stop reading the source and settle with what was stored so far. Every chunk already taken from
-   * the source is stored: the caller has counted and hashed it.
-   */
-  readonly signal?: AbortSignal;
-  /**
-   * While a long write streams, make the bytes stored so far durable every this many bytes and
-   * report the durable length through onDurable. Omit to sync only at the end.
-   */
-  readonly checkpointEvery?: number;
-  readonly onDurable?: (durableLength: number) => void;
-}
-
-export interface WriteResult {
-  /** Bytes of the source stored, starting at the requested offset. */
-  readonly written: number;
-  /** True when the signal stopped the write before the source ended. */
-  readonly aborted: boolean;
+/**
+ * Appends to one blob, from the offset it was opened at. Writes land in the order given; the
+ * caller waits for each before the next.
+ */
+export interface BlobWriter {
+  /** Stores the chunks right after everything written before. */
+  write(chunks: readonly Buffer[]): Promise<void>;
+  /** Makes everything written so far durable (fsync or equivalent). */
+  sync(): Promise<void>;
+  close(): Promise<void>;
 }
 
 /**
@@ -28,11 +19,8 @@ export interface WriteResult {
 export interface BlobStore {
   /** Prepare an empty blob for an upload. */
   create(id: string): Promise<void>;
-  /**
-   * Store the source at `offset`, discarding anything the blob held beyond `offset` first. Resolves
-   * only once the written bytes are durable (fsync or equivalent).
-   */
-  write(id: string, offset: number, source: AsyncIterable<Buffer>, options?: WriteOptions): Promise<WriteResult>;
+  /** A writer that appends at `offset`, after discarding anything the blob held beyond it. */
+  openWriter(id: string, offset: number): Promise<BlobWriter>;
   /** Bytes currently held, as durable storage sees them. */
   length(id: string): Promise<number>;
   /** Forget bytes beyond `length` (an unverified or rejected chunk). */

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { UploadService, type UploadLimits } from '../../src/core/uploads.js';
 import { MemoryLocker } from '../../src/locks/memory.js';
 import { SqliteMetaStore } from '../../src/meta/sqlite.js';
@@ -43,24 +44,23 @@ export function randomData(bytes: number): Buffer {
   return randomBytes(bytes);
 }
 
-/** A body that yields the given pieces in order. */
-export async function* pieces(...chunks: Buffer[]): AsyncGenerator<Buffer> {
-  for (const chunk of chunks) yield chunk;
+/** A body that delivers the given pieces in order, then ends. */
+export function pieces(...chunks: Buffer[]): Readable {
+  return Readable.from(chunks, { objectMode: false });
 }
 
-/** A body that yields its pieces, then stalls until destroyed, like a client whose network died. */
-export function stallingBody(...chunks: Buffer[]): AsyncIterable<Buffer> & { destroy(): void; destroyed: boolean } {
-  let wake: ((err: Error) => void) | null = null;
-  const body = {
-    destroyed: false,
-    destroy() {
-      body.destroyed = true;
-      wake?.(new Error('destroyed'));
-    },
-    async *[Symbol.asyncIterator]() {
-      for (const chunk of chunks) yield chunk;
-      await new Promise<never>((_resolve, reject) => { wake = reject; });
-    },
-  };
+/** A body that fails after delivering the given pieces, like a connection reset mid-request. */
+export function failingBody(...chunks: Buffer[]): Readable {
+  async function* deliverThenFail(): AsyncGenerator<Buffer> {
+    for (const chunk of chunks) yield chunk;
+    throw new Error('connection reset');
+  }
+  return Readable.from(deliverThenFail(), { objectMode: false });
+}
+
+/** A body that delivers its pieces, then stalls until destroyed, like a client whose network died. */
+export function stallingBody(...chunks: Buffer[]): Readable {
+  const body = new Readable({ read() {} });
+  for (const chunk of chunks) body.push(chunk);
   return body;
 }

@@ -3,11 +3,21 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { isFerryError } from '../../src/core/errors.js';
 import { newUploadId } from '../../src/core/upload.js';
 import type { FullBlobStore } from '../../src/storage/types.js';
-import { pieces, randomData } from '../helpers/core.js';
+import { randomData } from '../helpers/core.js';
 
 export interface BlobStoreFactory {
   create(): Promise<FullBlobStore>;
   dispose(store: FullBlobStore): Promise<void>;
+}
+
+async function writeAll(store: FullBlobStore, id: string, offset: number, chunks: Buffer[]): Promise<void> {
+  const writer = await store.openWriter(id, offset);
+  try {
+    await writer.write(chunks);
+    await writer.sync();
+  } finally {
+    await writer.close();
+  }
 }
 
 async function readAll(store: FullBlobStore, id: string, range?: { start: number; end: number }): Promise<Buffer> {
@@ -28,55 +38,34 @@ export function runBlobStoreConformance(name: string, factory: BlobStoreFactory)
       const data = randomData(200_000);
       await store.create(id);
       assert.equal(await store.length(id), 0);
-      assert.deepEqual(await store.write(id, 0, pieces(data.subarray(0, 70_000))), { written: 70_000, aborted: false });
-      assert.deepEqual(await store.write(id, 70_000, pieces(data.subarray(70_000, 150_000), data.subarray(150_000))), { written: 130_000, aborted: false });
+      await writeAll(store, id, 0, [data.subarray(0, 70_000)]);
+      await writeAll(store, id, 70_000, [data.subarray(70_000, 150_000), data.subarray(150_000)]);
       assert.equal(await store.length(id), data.length);
       assert.deepEqual(await readAll(store, id), data);
       assert.deepEqual(await readAll(store, id, { start: 1000, end: 1999 }), data.subarray(1000, 2000));
     });
 
-    it('discards bytes beyond the offset it is told to write at', async () => {
+    it('writes each batch right after the previous one, however it is split', async () => {
+      const id = newUploadId();
+      const data = randomData(100_000);
+      await store.create(id);
+      const writer = await store.openWriter(id, 0);
+      await writer.write([data.subarray(0, 10), data.subarray(10, 5000)]);
+      await writer.write([]);
+      await writer.write([data.subarray(5000)]);
+      await writer.sync();
+      await writer.close();
+      assert.deepEqual(await readAll(store, id), data);
+    });
+
+    it('discards bytes beyond the offset a writer is opened at', async () => {
       const id = newUploadId();
       await store.create(id);
-      await store.write(id, 0, pieces(Buffer.from('0123456789')));
-      await store.write(id, 4, pieces(Buffer.from('ab')));
+      await writeAll(store, id, 0, [Buffer.from('0123456789')]);
+      await writeAll(store, id, 4, [Buffer.from('ab')]);
       assert.deepEqual(await readAll(store, id), Buffer.from('0123ab'));
       await store.truncate(id, 3);
       assert.deepEqual(await readAll(store, id), Buffer.from('012'));
-    });
-
-    it('keeps what arrived when the source fails or the signal aborts', async () => {
-      const id = newUploadId();
-      await store.create(id);
-      async function* failing() {
-        yield Buffer.from('abc');
-        throw new Error('reset');
-      }
-      assert.deepEqual(await store.write(id, 0, failing()), { written: 3, aborted: true });
-      const controller = new AbortController();
-      let pulledAfterAbort = false;
-      async function* abortsMidway() {
-        yield Buffer.from('def');
-        controller.abort();
-        yield Buffer.from('gh');
-        pulledAfterAbort = true;
-        yield Buffer.from('never');
-      }
-      const result = await store.write(id, 3, abortsMidway(), { signal: controller.signal });
-      assert.equal(result.aborted, true);
-      assert.equal(pulledAfterAbort, false);
-      // Every chunk taken from the source is stored: the caller has already counted and hashed it.
-      assert.deepEqual(await readAll(store, id), Buffer.from('abcdefgh'));
-    });
-
-    it('reports durable checkpoints while a long write streams', async () => {
-      const id = newUploadId();
-      await store.create(id);
-      const marks: number[] = [];
-      const chunks = Array.from({ length: 10 }, () => randomData(32 * 1024));
-      await store.write(id, 0, pieces(...chunks), { checkpointEvery: 64 * 1024, onDurable: (n) => marks.push(n) });
-      assert.ok(marks.length >= 1, 'at least one checkpoint');
-      assert.ok(marks.every((mark, i) => mark <= 320 * 1024 && (i === 0 || mark > marks[i - 1]!)), `increasing: ${marks}`);
     });
 
     it('concatenates blobs in order, showing every byte to the caller', async () => {
@@ -85,7 +74,7 @@ export function runBlobStoreConformance(name: string, factory: BlobStoreFactory)
       const dataB = randomData(3000);
       for (const [id, data] of [[a, dataA], [b, dataB]] as const) {
         await store.create(id);
-        await store.write(id, 0, pieces(data));
+        await writeAll(store, id, 0, [data]);
       }
       await store.create(target);
       let seen = 0;

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { isFerryError } from '../../src/core/errors.js';
-import { coreFixture, pieces, randomData, sha256, stallingBody, type CoreFixture } from '../helpers/core.js';
+import { coreFixture, failingBody, pieces, randomData, sha256, stallingBody, type CoreFixture } from '../helpers/core.js';
 
 const blobPath = (fx: CoreFixture, id: string) => join(fx.dir, 'blobs', id.slice(0, 2), id);
 
@@ -83,11 +83,7 @@ describe('UploadService append', () => {
   it('keeps the bytes of a body cut off mid-way, as the protocols ask', async () => {
     const uploads = fx.service();
     const upload = await uploads.create({ size: 100, metadata: {} });
-    async function* dropsOut() {
-      yield Buffer.from('0123456789');
-      throw new Error('connection reset');
-    }
-    const result = await uploads.append(upload.id, { offset: 0, body: dropsOut() });
+    const result = await uploads.append(upload.id, { offset: 0, body: failingBody(Buffer.from('0123456789')) });
     assert.equal(result.offset, 10);
     assert.equal((await uploads.get(upload.id)).offset, 10);
   });

@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FerryError } from '../../core/errors.js';
 import type { Metadata, Upload } from '../../core/upload.js';
-import { requestBody } from '../body.js';
 import { fileUrl, routeId, type HttpContext } from '../context.js';
 import { contentLength, hasBody, header, mediaType } from '../headers.js';
 import { parseMetadata } from '../tus/headers.js';
@@ -56,7 +55,7 @@ export async function create(ctx: HttpContext, request: FastifyRequest, reply: F
   });
   if (hasBody(request) || (completes && upload.state !== 'completed')) {
     upload = await ctx.uploads.append(upload.id, {
-      offset: 0, body: requestBody(request.raw), contentLength: length, declaredSize: size, completes, onProgress: progressReporter(reply, version),
+      offset: 0, body: request.raw, contentLength: length, declaredSize: size, completes, onProgress: progressReporter(reply, version),
     });
   }
   respondToTransfer(ctx, reply, version, upload, 201);
@@ -85,7 +84,7 @@ export async function append(ctx: HttpContext, request: FastifyRequest, reply: F
   if (completes === undefined) throw new FerryError('invalid_request', 'Upload-Complete is required');
   const upload = await ctx.uploads.append(routeId(request), {
     offset,
-    body: requestBody(request.raw),
+    body: request.raw,
     contentLength: contentLength(request),
     declaredSize: sfNonNegativeInteger(header(request, 'upload-length')) ?? null,
     completes,

@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FerryError } from '../../core/errors.js';
 import type { Upload } from '../../core/upload.js';
-import { requestBody } from '../body.js';
 import { FILES_PREFIX, fileUrl, routeId, type HttpContext } from '../context.js';
 import { contentLength, hasBody, header, mediaType, optionalLength, parseLength } from '../headers.js';
 import { formatConcat, formatMetadata, parseChecksum, parseConcat, parseMetadata } from './headers.js';
@@ -58,7 +57,7 @@ export async function create(ctx: HttpContext, request: FastifyRequest, reply: F
   let upload = await ctx.uploads.create({ size, metadata, concat });
   reply.header('Location', fileUrl(ctx, request, upload.id));
   if (withBody) {
-    upload = await ctx.uploads.append(upload.id, { offset: 0, body: requestBody(request.raw), contentLength: declaredLength, checksum });
+    upload = await ctx.uploads.append(upload.id, { offset: 0, body: request.raw, contentLength: declaredLength, checksum });
   }
   describeProgress(reply, upload);
   reply.code(201).send();
@@ -86,7 +85,7 @@ export async function append(ctx: HttpContext, request: FastifyRequest, reply: F
   const offset = parseLength(rawOffset, 'Upload-Offset');
   const upload = await ctx.uploads.append(routeId(request), {
     offset,
-    body: requestBody(request.raw),
+    body: request.raw,
     contentLength: contentLength(request),
     declaredSize: optionalLength(request, 'upload-length'),
     checksum: parseChecksum(header(request, 'upload-checksum')),

@@ -1,0 +1,88 @@
+import { Writable } from 'node:stream';
+import type { BlobWriter } from '../storage/types.js';
+import { FerryError } from './errors.js';
+
+export interface UploadSinkOptions {
+  readonly writer: BlobWriter;
+  /** The upload's offset where this request's bytes begin. */
+  readonly start: number;
+  /** No byte may land at or past this offset. */
+  readonly limit: number;
+  /** The upload's running SHA-256, and the request's own checksum if it has one. */
+  readonly digests: readonly { update(chunk: Buffer): unknown }[];
+  /** Make progress durable every this many bytes; null to sync only at the end. */
+  readonly checkpointEvery: number | null;
+  /** Called, one at a time and in order, with each offset a checkpoint made durable. */
+  readonly onCheckpoint: (durableOffset: number) => Promise<void>;
+}
+
+/**
+ * Where a request body flows: checks the length, feeds the digests, and hands the bytes to storage
+ * in order. A Writable, so the body is piped in with backpressure like any Node stream, and chunks
+ * that queue up while the disk is busy reach storage in one batch. Digests only ever see bytes that
+ * go to storage: whatever is still queued when the body breaks off is neither hashed nor stored.
+ */
+export class UploadSink extends Writable {
+  /** Bytes handed to storage and acknowledged by it. */
+  stored = 0;
+  overflow = false;
+  storageError: unknown = null;
+  private writing: Promise<void> = Promise.resolve();
+  private checkpoint: Promise<void> | null = null;
+  private checkpointError: unknown = null;
+  private syncedAt = 0;
+
+  constructor(private readonly options: UploadSinkOptions) {
+    super({ highWaterMark: 64 * 1024 });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.store([chunk], callback);
+  }
+
+  override _writev(entries: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    this.store(entries.map((entry) => entry.chunk), callback);
+  }
+
+  /** Resolves once no storage write or checkpoint is in flight. */
+  async settled(): Promise<void> {
+    await this.writing;
+    await this.checkpoint;
+    if (this.checkpointError) throw this.checkpointError;
+  }
+
+  private store(chunks: Buffer[], callback: (error?: Error | null) => void): void {
+    let bytes = 0;
+    for (const chunk of chunks) bytes += chunk.length;
+    const { writer, start, limit, digests } = this.options;
+    if (start + this.stored + bytes > limit) {
+      this.overflow = true;
+      callback(new FerryError('body_exceeds_length', 'the request body goes past the upload length'));
+      return;
+    }
+    for (const chunk of chunks) for (const digest of digests) digest.update(chunk);
+    this.writing = writer.write(chunks).then(
+      () => {
+        this.stored += bytes;
+        this.maybeCheckpoint();
+        callback();
+      },
+      (err: unknown) => {
+        this.storageError = err;
+        callback(err as Error);
+      },
+    );
+  }
+
+  private maybeCheckpoint(): void {
+    const { checkpointEvery, writer, start, onCheckpoint } = this.options;
+    if (checkpointEvery === null || this.checkpoint !== null || this.stored - this.syncedAt < checkpointEvery) return;
+    const mark = this.stored;
+    this.checkpoint = writer
+      .sync()
+      .then(() => onCheckpoint(start + mark))
+      .then(() => { this.syncedAt = mark; })
+      .catch((err: unknown) => { this.checkpointError ??= err; })
+      .finally(() => { this.checkpoint = null; });
+  }
+}
