@@ -1,0 +1,160 @@
+// Formats the results as Markdown: machine header, table, Ferry's targets.
+import { GiB, MiB, type CaseName, type ServerName } from './config.js';
+import type { MachineInfo } from './proc.js';
+
+export interface Metrics {
+  wallMs: number;
+  cpuSec: number;
+  /** the kernel's share of cpuSec */
+  sysSec: number;
+  peakRssBytes: number;
+}
+
+export interface Row {
+  server: ServerName;
+  caseName: CaseName;
+  /** Bytes uploaded in this case (all uploads together). */
+  bytes: number;
+  metrics: Metrics | null;
+  /** null when the case completed and every stored file matched. */
+  error: string | null;
+}
+
+export interface ReportInput {
+  machine: MachineInfo;
+  fileBytes: number;
+  concurrentEach: number;
+  servers: ServerName[];
+  /** rounds per (server, case); figures are medians when > 1 */
+  repeat: number;
+  rows: Row[];
+}
+
+const LABEL: Record<ServerName, string> = { raw: 'raw node:http', 'tus-server': '@tus/server', ferry: 'Ferry' };
+
+const mbps = (r: Row, m: Metrics): number => r.bytes / 1e6 / (m.wallMs / 1000);
+const cpuPerGiB = (r: Row, m: Metrics): number => m.cpuSec / (r.bytes / GiB);
+const rssMiB = (m: Metrics): number => m.peakRssBytes / MiB;
+
+function find(rows: Row[], server: ServerName, c: CaseName): (Row & { metrics: Metrics }) | undefined {
+  const r = rows.find((x) => x.server === server && x.caseName === c);
+  return r !== undefined && r.error === null && r.metrics !== null ? (r as Row & { metrics: Metrics }) : undefined;
+}
+
+function cell(value: number, digits: number, base: number | undefined): string {
+  const v = value.toFixed(digits);
+  return base === undefined || base === 0 ? v : `${v} (${(value / base).toFixed(2)}×)`;
+}
+
+function escape(text: string): string {
+  return text.replace(/\s+/g, ' ').replace(/\|/g, '\\|').slice(0, 300);
+}
+
+function table(rows: Row[]): string[] {
+  const lines = [
+    '| Server | Case | MB/s | CPU s | of which sys | CPU s/GiB | Peak RSS MiB | Check |',
+    '|---|---|--:|--:|--:|--:|--:|---|',
+  ];
+  for (const r of rows) {
+    const m = r.metrics;
+    const base = find(rows, 'raw', r.caseName);
+    const figs =
+      m === null
+        ? ['—', '—', '—', '—', '—']
+        : [
+            cell(mbps(r, m), 1, base && mbps(base, base.metrics)),
+            cell(m.cpuSec, 2, base?.metrics.cpuSec),
+            m.sysSec.toFixed(2),
+            cell(cpuPerGiB(r, m), 2, base && cpuPerGiB(base, base.metrics)),
+            cell(rssMiB(m), 1, base && rssMiB(base.metrics)),
+          ];
+    const check = r.error === null ? 'ok' : `FAIL: ${escape(r.error)}`;
+    lines.push(`| ${LABEL[r.server]} | ${r.caseName} | ${figs.join(' | ')} | ${check} |`);
+  }
+  return lines;
+}
+
+function targets(input: ReportInput): string[] {
+  if (!input.servers.includes('ferry')) return ['Ferry targets: n/a (ferry not in BENCH_SERVERS)'];
+  const rows = input.rows;
+  const verdict = (ok: boolean | undefined, detail: string): string =>
+    ok === undefined ? `FAIL (no result: ${detail})` : `${ok ? 'PASS' : 'FAIL'} (${detail})`;
+
+  const cases: CaseName[] = ['single', 'chunked', 'concurrent'];
+  const cpuParts = cases.map((c) => {
+    const f = find(rows, 'ferry', c);
+    const t = find(rows, 'tus-server', c);
+    if (f === undefined || t === undefined) return { ok: undefined, text: `${c}: missing` };
+    const fv = cpuPerGiB(f, f.metrics);
+    const tv = cpuPerGiB(t, t.metrics);
+    return { ok: fv < tv, text: `${c} ${fv.toFixed(2)} vs ${tv.toFixed(2)}` };
+  });
+  const cpuOk = cpuParts.some((p) => p.ok === undefined) ? undefined : cpuParts.every((p) => p.ok === true);
+
+  const fc = find(rows, 'ferry', 'chunked');
+  const rc = find(rows, 'raw', 'chunked');
+  const ratio = fc && rc ? mbps(fc, fc.metrics) / mbps(rc, rc.metrics) : undefined;
+
+  const fcon = find(rows, 'ferry', 'concurrent');
+  const rss = fcon && rssMiB(fcon.metrics);
+
+  return [
+    'Ferry targets:',
+    '',
+    `- CPU s/GiB lower than @tus/server in all three cases: ${verdict(cpuOk, cpuParts.map((p) => p.text).join('; '))}`,
+    `- chunked throughput >= 0.85× raw: ${verdict(ratio === undefined ? undefined : ratio >= 0.85, ratio === undefined ? 'ferry or raw chunked missing' : `${ratio.toFixed(2)}×`)}`,
+    `- concurrent peak RSS <= 120 MiB: ${verdict(rss === undefined ? undefined : rss <= 120, rss === undefined ? 'ferry concurrent missing' : `${rss.toFixed(1)} MiB`)}`,
+  ];
+}
+
+export function renderReport(input: ReportInput): string {
+  const m = input.machine;
+  const lines = [
+    '# Upload benchmark',
+    '',
+    `- Date: ${m.date}`,
+    `- Machine: nproc ${m.nproc}, ${m.cpuModel}, ${m.kernel}; load average at start ${m.load1.toFixed(2)}`,
+    `- Node: ${m.node}`,
+    `- File: ${(input.fileBytes / MiB).toFixed(0)} MiB of random bytes; client: tus-js-client in a separate process`,
+    `- Cases: single = one upload, one PATCH; chunked = one upload, 8 MiB PATCHes; ` +
+      `concurrent = 64 uploads × ${(input.concurrentEach / MiB).toFixed(2)} MiB, all at once`,
+    '- MB/s = 10^6 bytes / client wall time; CPU = server process user+sys during the case (sys = kernel part); ' +
+      'Peak RSS = server VmHWM (fresh server process per case); (n×) = ratio to raw, same case',
+    `- Rounds: ${input.repeat}${input.repeat > 1 ? ' (each figure is the median over the rounds)' : ''}`,
+    '',
+    ...table(input.rows),
+    '',
+    ...targets(input),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** One-line summary of a single round, for progress output. */
+export function describe(row: Row): string {
+  const m = row.metrics;
+  if (m === null) return '';
+  const mbps = row.bytes / 1e6 / (m.wallMs / 1000);
+  return ` (${mbps.toFixed(1)} MB/s, CPU ${m.cpuSec.toFixed(2)} s of which sys ${m.sysSec.toFixed(2)}, peak RSS ${(m.peakRssBytes / MiB).toFixed(1)} MiB)`;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Folds the rounds of one (server, case) into one row: per-figure medians, first error wins. */
+export function combine(rounds: Row[]): Row {
+  const measured = rounds.map((r) => r.metrics).filter((m): m is Metrics => m !== null);
+  const failed = rounds.findIndex((r) => r.error !== null);
+  const pick = (f: (m: Metrics) => number): number => median(measured.map(f));
+  return {
+    ...rounds[0],
+    metrics:
+      measured.length === 0
+        ? null
+        : { wallMs: pick((m) => m.wallMs), cpuSec: pick((m) => m.cpuSec), sysSec: pick((m) => m.sysSec), peakRssBytes: pick((m) => m.peakRssBytes) },
+    error: failed < 0 ? null : rounds.length > 1 ? `round ${failed + 1}: ${rounds[failed].error}` : rounds[failed].error,
+  };
+}

@@ -1,0 +1,78 @@
+// Entry point of `npm run bench`: writes the source file, runs every
+// (server, case) pair round by round, prints the Markdown report and exits
+// non-zero if any upload failed or any stored file did not match.
+// Env: BENCH_FILE_MIB (1024), BENCH_SERVERS, BENCH_CASES, BENCH_REPEAT (1).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { runCase } from './case.js';
+import { CONCURRENT_UPLOADS, MiB, OUT_DIR, concurrentEach, readSettings } from './config.js';
+import { machineInfo } from './proc.js';
+import { combine, describe, renderReport, type Row } from './report.js';
+import { killAll } from './servers.js';
+import { createSource } from './source.js';
+
+/** Temp dirs of this process (source file and data dirs), removed on any exit. */
+const runDirs = new Set<string>();
+
+function cleanUp(): void {
+  killAll();
+  for (const dir of runDirs) fs.rmSync(dir, { recursive: true, force: true });
+  runDirs.clear();
+}
+
+async function main(): Promise<number> {
+  const settings = readSettings();
+  const machine = machineInfo();
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  const runDir = fs.mkdtempSync(path.join(OUT_DIR, 'run-'));
+  runDirs.add(runDir);
+  try {
+    const each = concurrentEach(settings.fileBytes);
+    if (each <= 0) throw new Error('BENCH_FILE_MIB is too small for the concurrent case');
+    process.stderr.write(`bench: writing ${settings.fileBytes / MiB} MiB source file…\n`);
+    const src = await createSource(path.join(runDir, 'source.bin'), settings.fileBytes, CONCURRENT_UPLOADS, each);
+    const rounds = new Map<string, Row[]>();
+    for (let round = 1; round <= settings.repeat; round++) {
+      for (const c of settings.cases) {
+        for (const server of settings.servers) {
+          const label = `bench: round ${round}/${settings.repeat} ${server} / ${c}`;
+          process.stderr.write(`${label}…\n`);
+          const row = await runCase(server, c, src, runDir);
+          process.stderr.write(`${label}: ${row.error ?? 'ok'}${describe(row)}\n`);
+          const key = `${c}/${server}`;
+          rounds.set(key, [...(rounds.get(key) ?? []), row]);
+        }
+      }
+    }
+    const rows = [...rounds.values()].map(combine);
+    const report = renderReport({
+      machine,
+      fileBytes: settings.fileBytes,
+      concurrentEach: each,
+      servers: settings.servers,
+      repeat: settings.repeat,
+      rows,
+    });
+    process.stdout.write(report);
+    fs.writeFileSync(path.join(OUT_DIR, 'latest.md'), report);
+    return rows.some((r) => r.error !== null) ? 1 : 0;
+  } finally {
+    cleanUp();
+  }
+}
+
+process.once('exit', cleanUp);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    process.stderr.write(`bench: ${sig}, stopping\n`);
+    process.exit(130); // runs cleanUp via 'exit'
+  });
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
