@@ -97,10 +97,7 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
       await writer.sync().finally(() => writer.close());
     });
   }
-  if (sink.storageError) {
-    ctx.hashes.forget(upload.id);
-    throw sink.storageError;
-  }
+  if (sink.storageError) throw sink.storageError;
 
   const reached = upload.offset + sink.stored;
   const discard = sink.overflow || (verifier !== null && aborted);
@@ -112,7 +109,6 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
     } catch (err) {
       await ctx.store.truncate(upload.id, committed);
       if (hashBefore && committed === upload.offset) ctx.hashes.put(upload.id, { hash: hashBefore, covered: committed });
-      else ctx.hashes.forget(upload.id);
       throw err;
     }
   }

@@ -41,14 +41,15 @@ export class ContentHashes {
 
   constructor(private readonly capacity: number) {}
 
-  /** The session covering exactly `offset` bytes, if this process has one. */
+  /**
+   * Hands over the session covering exactly `offset` bytes, if this process has one. It leaves the
+   * cache: the caller puts it back once its bytes are committed, so a failed append never leaves a
+   * digest behind that covers bytes the upload does not hold.
+   */
   take(id: string, offset: number): HashSession | null {
     const session = this.sessions.get(id);
-    if (!session || session.covered !== offset) return null;
-    // Re-insert to keep the map in least-recently-used order.
     this.sessions.delete(id);
-    this.sessions.set(id, session);
-    return session;
+    return session && session.covered === offset ? session : null;
   }
 
   put(id: string, session: HashSession): void {

@@ -238,7 +238,6 @@ export class UploadService {
   }
 
   private async finish(upload: Upload, sha256: string): Promise<Upload> {
-    this.hashes.forget(upload.id);
     const completed = await this.meta.updateUpload(upload.id, {
       size: upload.offset,
       offset: upload.offset,

@@ -151,6 +151,19 @@ describe('UploadService append', () => {
     assert.equal(done.state, 'completed');
   });
 
+  it('a refused completion leaves no trace in the digest of the upload', async () => {
+    const uploads = fx.service();
+    const upload = await uploads.create({ size: null, metadata: {} });
+    await uploads.append(upload.id, { offset: 0, body: pieces(Buffer.from('abc')) });
+    await assert.rejects(
+      uploads.append(upload.id, { offset: 3, body: pieces(Buffer.from('de')), declaredSize: 10, completes: true }),
+      (err) => isFerryError(err, 'inconsistent_length'),
+    );
+    assert.equal((await uploads.get(upload.id)).offset, 3);
+    const done = await uploads.append(upload.id, { offset: 3, body: pieces(Buffer.from('defghij')), completes: true });
+    assert.equal(done.sha256, sha256(Buffer.from('abcdefghij')));
+  });
+
   it('refuses uploads above the maximum size', async () => {
     const uploads = fx.service({ maxSize: 100 });
     await assert.rejects(uploads.create({ size: 101, metadata: {} }), (err) => isFerryError(err, 'too_large'));
