@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { UploadService } from './core/uploads.js';
 import { buildApp } from './http/app.js';
@@ -8,8 +8,10 @@ import { MemoryLocker } from './locks/memory.js';
 import { SqliteMetaStore } from './meta/sqlite.js';
 import { LocalBlobStore } from './storage/local.js';
 
+const SHUTDOWN_GRACE_MS = 5_000;
+
 export interface RunningServer {
-  readonly app: FastifyInstance;
+  readonly log: Logger;
   readonly uploads: UploadService;
   /** Base URL the server listens on, e.g. http://127.0.0.1:8080 */
   readonly url: string;
@@ -31,20 +33,31 @@ export async function startServer(config: Config): Promise<RunningServer> {
     },
   });
   await uploads.ready();
-  const app = buildApp(config, uploads);
-  const stopSweep = startExpirySweep(uploads, config.expirySweepSeconds * 1000, app.log);
-  await app.listen({ host: config.host, port: config.port });
-  const address = app.server.address();
+  const { server, log } = buildApp(config, uploads);
+  const stopSweep = startExpirySweep(uploads, config.expirySweepSeconds * 1000, log);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   return {
-    app,
+    log,
     uploads,
     url: `http://${host}:${port}`,
     close: async () => {
       stopSweep();
       uploads.stopAppends();
-      await app.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Requests that still hold on (a download to a slow client) get a short grace period.
+      const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(grace);
       await meta.close();
     },
   };

@@ -11,9 +11,9 @@ Commands:
 
 async function serve(): Promise<void> {
   const server = await startServer(loadConfig());
-  server.app.log.info({ url: server.url }, 'ferry is listening');
+  server.log.info({ url: server.url }, 'ferry is listening');
   const stop = (signal: string) => {
-    server.app.log.info({ signal }, 'shutting down');
+    server.log.info({ signal }, 'shutting down');
     server.close().then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { HttpRequest } from './exchange.js';
 import type { Config } from '../config.js';
 import type { UploadService } from '../core/uploads.js';
 import { uploadUrl } from './headers.js';
@@ -11,11 +11,11 @@ export interface HttpContext {
   readonly config: Config;
 }
 
-export function fileUrl(ctx: HttpContext, request: FastifyRequest, id: string): string {
+export function fileUrl(ctx: HttpContext, request: HttpRequest, id: string): string {
   return uploadUrl(request, ctx.config.publicUrl, FILES_PREFIX, id);
 }
 
 /** The upload id from the route, as the client sent it; the core decides whether it exists. */
-export function routeId(request: FastifyRequest): string {
+export function routeId(request: HttpRequest): string {
   return (request.params as { id?: string }).id ?? '';
 }

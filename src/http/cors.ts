@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { HttpReply, HttpRequest } from './exchange.js';
 
 const ALLOWED_METHODS = 'GET, HEAD, POST, PATCH, DELETE, OPTIONS';
 const ALLOWED_HEADERS = [
@@ -15,19 +15,17 @@ const EXPOSED_HEADERS = [
 ].join(', ');
 
 /** CORS for browser clients on other origins, with the protocol headers exposed. */
-export function registerCors(app: FastifyInstance, origins: readonly string[]): void {
+export function applyCors(request: HttpRequest, reply: HttpReply, origins: readonly string[]): void {
+  const origin = request.headers.origin;
   const anyOrigin = origins.includes('*');
-  app.addHook('onRequest', async (request, reply) => {
-    const origin = request.headers.origin;
-    if (origin === undefined || (!anyOrigin && !origins.includes(origin))) return;
-    reply.header('Access-Control-Allow-Origin', anyOrigin ? '*' : origin);
-    if (!anyOrigin) reply.header('Vary', 'Origin');
-    reply.header('Access-Control-Expose-Headers', EXPOSED_HEADERS);
-    if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
-      reply
-        .header('Access-Control-Allow-Methods', ALLOWED_METHODS)
-        .header('Access-Control-Allow-Headers', ALLOWED_HEADERS)
-        .header('Access-Control-Max-Age', '86400');
-    }
-  });
+  if (origin === undefined || (!anyOrigin && !origins.includes(origin))) return;
+  reply.header('Access-Control-Allow-Origin', anyOrigin ? '*' : origin);
+  if (!anyOrigin) reply.header('Vary', 'Origin');
+  reply.header('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+  if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
+    reply
+      .header('Access-Control-Allow-Methods', ALLOWED_METHODS)
+      .header('Access-Control-Allow-Headers', ALLOWED_HEADERS)
+      .header('Access-Control-Max-Age', '86400');
+  }
 }

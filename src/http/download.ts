@@ -1,11 +1,11 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { HttpReply, HttpRequest } from './exchange.js';
 import { FerryError } from '../core/errors.js';
 import type { Upload } from '../core/upload.js';
 import { routeId, type HttpContext } from './context.js';
 import { header } from './headers.js';
 
 /** GET and HEAD of a completed upload's content. */
-export async function download(ctx: HttpContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+export async function download(ctx: HttpContext, request: HttpRequest, reply: HttpReply): Promise<void> {
   const upload = await ctx.uploads.get(routeId(request));
   if (upload.state !== 'completed' || upload.size === null) throw new FerryError('not_completed', 'the upload is not complete yet');
   const size = upload.size;
@@ -25,18 +25,18 @@ export async function download(ctx: HttpContext, request: FastifyRequest, reply:
     .header('Cache-Control', 'private, max-age=0, must-revalidate');
 
   if (header(request, 'if-none-match')?.split(',').some((tag) => tag.trim() === etag)) {
-    reply.code(304).send();
+    await reply.code(304).send();
     return;
   }
   const length = range ? range.end - range.start + 1 : size;
   reply.header('Content-Length', String(length));
   if (range) reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
   if (request.method === 'HEAD' || length === 0) {
-    reply.send();
+    await reply.send();
     return;
   }
   const { body } = await ctx.uploads.openDownload(upload.id, range ?? undefined);
-  reply.send(body);
+  await reply.send(body);
 }
 
 /**

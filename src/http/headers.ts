@@ -1,8 +1,8 @@
-import type { FastifyRequest } from 'fastify';
+import type { HttpRequest } from './exchange.js';
 import { FerryError } from '../core/errors.js';
 
 /** One header's value; a header sent twice is a client error rather than a guess. */
-export function header(request: FastifyRequest, name: string): string | undefined {
+export function header(request: HttpRequest, name: string): string | undefined {
   const value = request.headers[name];
   if (Array.isArray(value)) throw new FerryError('invalid_request', `${name} must be sent once`);
   return value;
@@ -16,29 +16,29 @@ export function parseLength(raw: string, name: string): number {
   return value;
 }
 
-export function optionalLength(request: FastifyRequest, name: string): number | null {
+export function optionalLength(request: HttpRequest, name: string): number | null {
   const raw = header(request, name);
   return raw === undefined ? null : parseLength(raw, name);
 }
 
 /** The body's length when the request declares one; null for a chunked body. */
-export function contentLength(request: FastifyRequest): number | null {
+export function contentLength(request: HttpRequest): number | null {
   return optionalLength(request, 'content-length');
 }
 
 /** True when the request may carry a body. */
-export function hasBody(request: FastifyRequest): boolean {
+export function hasBody(request: HttpRequest): boolean {
   const length = contentLength(request);
   return length === null ? request.headers['transfer-encoding'] !== undefined : length > 0;
 }
 
-export function mediaType(request: FastifyRequest): string | null {
+export function mediaType(request: HttpRequest): string | null {
   const raw = header(request, 'content-type');
   return raw === undefined ? null : raw.split(';')[0]!.trim().toLowerCase();
 }
 
 /** Absolute URL of an upload, from the configured public URL or the request's own origin. */
-export function uploadUrl(request: FastifyRequest, publicUrl: string | null, prefix: string, id: string): string {
+export function uploadUrl(request: HttpRequest, publicUrl: string | null, prefix: string, id: string): string {
   const base = publicUrl ?? `${request.protocol}://${request.host}`;
   return `${base}${prefix}/${id}`;
 }

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { HttpReply, HttpRequest } from '../exchange.js';
 import { FerryError } from '../../core/errors.js';
 import type { Metadata, Upload } from '../../core/upload.js';
 import { fileUrl, routeId, type HttpContext } from '../context.js';
@@ -13,7 +13,7 @@ export const INTEROP_VERSIONS = [5, 6, 7, 8] as const;
 const PARTIAL_UPLOAD = 'application/partial-upload';
 
 /** The interop version a request asks for, or null when it is not an IETF draft request. */
-export function interopVersion(request: FastifyRequest): number | null {
+export function interopVersion(request: HttpRequest): number | null {
   const raw = request.headers['upload-draft-interop-version'];
   if (raw === undefined) return null;
   const version = sfNonNegativeInteger(Array.isArray(raw) ? raw[0] : raw);
@@ -35,7 +35,7 @@ export function uploadLimit(ctx: HttpContext, version: number, upload?: Upload):
 }
 
 /** Upload creation: any POST to the endpoint carrying Upload-Complete. */
-export async function create(ctx: HttpContext, request: FastifyRequest, reply: FastifyReply, version: number): Promise<void> {
+export async function create(ctx: HttpContext, request: HttpRequest, reply: HttpReply, version: number): Promise<void> {
   const completes = sfBoolean(header(request, 'upload-complete'));
   if (completes === undefined) throw new FerryError('invalid_request', 'Upload-Complete is required to create an upload');
   const declaredSize = sfNonNegativeInteger(header(request, 'upload-length')) ?? null;
@@ -58,11 +58,11 @@ export async function create(ctx: HttpContext, request: FastifyRequest, reply: F
       offset: 0, body: request.raw, contentLength: length, declaredSize: size, completes, onProgress: progressReporter(reply, version),
     });
   }
-  respondToTransfer(ctx, reply, version, upload, 201);
+  await respondToTransfer(ctx, reply, version, upload, 201);
 }
 
 /** Offset retrieval: HEAD or GET on the upload resource. */
-export async function status(ctx: HttpContext, request: FastifyRequest, reply: FastifyReply, version: number): Promise<void> {
+export async function status(ctx: HttpContext, request: HttpRequest, reply: HttpReply, version: number): Promise<void> {
   const upload = await ctx.uploads.status(routeId(request));
   reply
     .header('Upload-Offset', String(upload.offset))
@@ -70,11 +70,11 @@ export async function status(ctx: HttpContext, request: FastifyRequest, reply: F
     .header('Cache-Control', 'no-store');
   if (upload.size !== null) reply.header('Upload-Length', String(upload.size));
   if (version >= 6) reply.header('Upload-Limit', uploadLimit(ctx, version, upload));
-  reply.code(204).send();
+  await reply.code(204).send();
 }
 
 /** Upload append: PATCH with the next bytes. */
-export async function append(ctx: HttpContext, request: FastifyRequest, reply: FastifyReply, version: number): Promise<void> {
+export async function append(ctx: HttpContext, request: HttpRequest, reply: HttpReply, version: number): Promise<void> {
   if (version >= 6 && mediaType(request) !== PARTIAL_UPLOAD) {
     throw new FerryError('unsupported_media_type', `appending requires Content-Type: ${PARTIAL_UPLOAD}`);
   }
@@ -90,37 +90,37 @@ export async function append(ctx: HttpContext, request: FastifyRequest, reply: F
     completes,
     onProgress: progressReporter(reply, version),
   });
-  respondToTransfer(ctx, reply, version, upload, 204);
+  await respondToTransfer(ctx, reply, version, upload, 204);
 }
 
 /** Upload cancellation. */
-export async function cancel(ctx: HttpContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+export async function cancel(ctx: HttpContext, request: HttpRequest, reply: HttpReply): Promise<void> {
   await ctx.uploads.terminate(routeId(request));
-  reply.code(204).send();
+  await reply.code(204).send();
 }
 
 /**
  * A completed upload answers as the targeted resource would (200 with the stored file); an
  * incomplete one acknowledges the bytes so far.
  */
-function respondToTransfer(ctx: HttpContext, reply: FastifyReply, version: number, upload: Upload, incompleteStatus: number): void {
+async function respondToTransfer(ctx: HttpContext, reply: HttpReply, version: number, upload: Upload, incompleteStatus: number): Promise<void> {
   reply.header('Upload-Offset', String(upload.offset));
   if (upload.state === 'completed') {
-    reply.header('Upload-Complete', '?1').code(200).send({ id: upload.id, size: upload.size, sha256: upload.sha256 });
+    await reply.header('Upload-Complete', '?1').code(200).send({ id: upload.id, size: upload.size, sha256: upload.sha256 });
     return;
   }
   reply.header('Upload-Complete', '?0');
   if (version >= 6) reply.header('Upload-Limit', uploadLimit(ctx, version, upload));
-  reply.code(incompleteStatus).send();
+  await reply.code(incompleteStatus).send();
 }
 
 /** 104 interim responses carrying each newly durable offset while a long body streams in. */
-function progressReporter(reply: FastifyReply, version: number): (offset: number) => void {
+function progressReporter(reply: HttpReply, version: number): (offset: number) => void {
   return (offset) => sendInterim(reply, { 'Upload-Offset': String(offset), 'Upload-Draft-Interop-Version': String(version) });
 }
 
 /** Representation metadata of the creation request, plus tus-style Upload-Metadata if a client sends it. */
-function creationMetadata(request: FastifyRequest): Metadata {
+function creationMetadata(request: HttpRequest): Metadata {
   const metadata: Record<string, string | null> = { ...parseMetadata(header(request, 'upload-metadata')) };
   const type = mediaType(request);
   if (type && type !== PARTIAL_UPLOAD && metadata.filetype === undefined) metadata.filetype = header(request, 'content-type')!;

@@ -1,11 +1,11 @@
-import type { FastifyReply } from 'fastify';
+import type { HttpReply } from '../exchange.js';
 
 /**
  * Sends a `104 Upload Resumption Supported` interim response. Node has no public API for arbitrary
  * 1xx responses over HTTP/1.1, so the status line goes to the socket directly, and only while
  * nothing of the final response has been written.
  */
-export function sendInterim(reply: FastifyReply, headers: Readonly<Record<string, string | undefined>>): void {
+export function sendInterim(reply: HttpReply, headers: Readonly<Record<string, string | undefined>>): void {
   const { raw } = reply;
   const socket = raw.socket;
   if (raw.headersSent || !socket || socket.destroyed || raw.req.httpVersionMajor !== 1) return;

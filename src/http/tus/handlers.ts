@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { HttpReply, HttpRequest } from '../exchange.js';
 import { FerryError } from '../../core/errors.js';
 import type { Upload } from '../../core/upload.js';
 import { FILES_PREFIX, fileUrl, routeId, type HttpContext } from '../context.js';
@@ -17,20 +17,20 @@ export function tusExtensions(ctx: HttpContext): string {
 }
 
 /** OPTIONS: what this server speaks (section 5.2, discovery). */
-export function describeServer(ctx: HttpContext, reply: FastifyReply): void {
+export function describeServer(ctx: HttpContext, reply: HttpReply): void {
   reply.header('Tus-Version', TUS_VERSION).header('Tus-Extension', tusExtensions(ctx)).header('Tus-Checksum-Algorithm', 'sha1,sha256,md5');
   if (ctx.config.maxUploadSize !== null) reply.header('Tus-Max-Size', String(ctx.config.maxUploadSize));
 }
 
 /** Every tus request but OPTIONS must name the protocol version (412 otherwise). */
-export function requireTusResumable(request: FastifyRequest): void {
+export function requireTusResumable(request: HttpRequest): void {
   if (header(request, 'tus-resumable') !== TUS_VERSION) {
     throw new FerryError('missing_tus_resumable', `Tus-Resumable: ${TUS_VERSION} is required`);
   }
 }
 
 /** POST: creation, creation-defer-length, creation-with-upload and concatenation. */
-export async function create(ctx: HttpContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+export async function create(ctx: HttpContext, request: HttpRequest, reply: HttpReply): Promise<void> {
   requireTusResumable(request);
   const concat = parseConcat(header(request, 'upload-concat'), FILES_PREFIX);
   const size = optionalLength(request, 'upload-length');
@@ -60,11 +60,11 @@ export async function create(ctx: HttpContext, request: FastifyRequest, reply: F
     upload = await ctx.uploads.append(upload.id, { offset: 0, body: request.raw, contentLength: declaredLength, checksum });
   }
   describeProgress(reply, upload);
-  reply.code(201).send();
+  await reply.code(201).send();
 }
 
 /** HEAD: where the upload stands. */
-export async function status(ctx: HttpContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+export async function status(ctx: HttpContext, request: HttpRequest, reply: HttpReply): Promise<void> {
   requireTusResumable(request);
   const upload = await ctx.uploads.status(routeId(request));
   reply.header('Cache-Control', 'no-store');
@@ -73,11 +73,11 @@ export async function status(ctx: HttpContext, request: FastifyRequest, reply: F
   if (Object.keys(upload.metadata).length > 0) reply.header('Upload-Metadata', formatMetadata(upload.metadata));
   if (upload.concat) reply.header('Upload-Concat', formatConcat(upload.concat, (id) => fileUrl(ctx, request, id)));
   describeProgress(reply, upload);
-  reply.code(200).send();
+  await reply.code(200).send();
 }
 
 /** PATCH: append the body at Upload-Offset. */
-export async function append(ctx: HttpContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+export async function append(ctx: HttpContext, request: HttpRequest, reply: HttpReply): Promise<void> {
   requireTusResumable(request);
   if (mediaType(request) !== CHUNK_TYPE) throw new FerryError('unsupported_media_type', `PATCH requests must be ${CHUNK_TYPE}`);
   const rawOffset = header(request, 'upload-offset');
@@ -91,17 +91,17 @@ export async function append(ctx: HttpContext, request: FastifyRequest, reply: F
     checksum: parseChecksum(header(request, 'upload-checksum')),
   });
   describeProgress(reply, upload);
-  reply.code(204).send();
+  await reply.code(204).send();
 }
 
 /** DELETE: termination. */
-export async function terminate(ctx: HttpContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+export async function terminate(ctx: HttpContext, request: HttpRequest, reply: HttpReply): Promise<void> {
   requireTusResumable(request);
   await ctx.uploads.terminate(routeId(request));
-  reply.code(204).send();
+  await reply.code(204).send();
 }
 
-function describeProgress(reply: FastifyReply, upload: Upload): void {
+function describeProgress(reply: HttpReply, upload: Upload): void {
   reply.header('Upload-Offset', String(upload.offset));
   if (upload.expiresAt) reply.header('Upload-Expires', upload.expiresAt.toUTCString());
 }

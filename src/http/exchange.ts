@@ -1,0 +1,106 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+
+/** One incoming request as the protocol adapters see it. */
+export class HttpRequest {
+  readonly method: string;
+  /** The path without the query string, as sent (not decoded). */
+  readonly path: string;
+  /** Decoded route parameters, filled in by the router. */
+  params: Readonly<Record<string, string>> = {};
+  /** The route pattern that matched, for metrics; null when none did. */
+  route: string | null = null;
+
+  constructor(readonly raw: IncomingMessage, readonly log: Logger) {
+    this.method = raw.method ?? 'GET';
+    this.path = (raw.url ?? '/').split('?')[0]!;
+  }
+
+  get headers(): IncomingHttpHeaders {
+    return this.raw.headers;
+  }
+
+  get url(): string {
+    return this.raw.url ?? '/';
+  }
+
+  get protocol(): 'http' | 'https' {
+    return (this.raw.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  }
+
+  get host(): string {
+    return this.raw.headers.host ?? `${this.raw.socket.localAddress}:${this.raw.socket.localPort}`;
+  }
+}
+
+type Payload = string | Buffer | Readable | Record<string, unknown> | undefined;
+
+/** The response being built: headers and status first, then exactly one send(). */
+export class HttpReply {
+  statusCode = 200;
+  private readonly headers = new Map<string, string>();
+  private readonly started = process.hrtime.bigint();
+
+  constructor(readonly raw: ServerResponse) {}
+
+  /** True once the response head has gone out. */
+  get sent(): boolean {
+    return this.raw.headersSent;
+  }
+
+  get elapsedMs(): number {
+    return Number(process.hrtime.bigint() - this.started) / 1e6;
+  }
+
+  header(name: string, value: string): this {
+    this.headers.set(name.toLowerCase(), value);
+    return this;
+  }
+
+  hasHeader(name: string): boolean {
+    return this.headers.has(name.toLowerCase());
+  }
+
+  code(status: number): this {
+    this.statusCode = status;
+    return this;
+  }
+
+  type(mediaType: string): this {
+    return this.header('content-type', mediaType);
+  }
+
+  /** Sends the response; objects go out as JSON, streams are piped with backpressure. */
+  async send(payload?: Payload): Promise<void> {
+    const { raw } = this;
+    if (raw.headersSent || raw.destroyed) return;
+    let body: string | Buffer | Readable | undefined;
+    if (payload instanceof Readable || typeof payload === 'string' || Buffer.isBuffer(payload) || payload === undefined) {
+      body = payload;
+    } else {
+      body = JSON.stringify(payload);
+      if (!this.headers.has('content-type')) this.type('application/json; charset=utf-8');
+    }
+    const bodyless = this.statusCode === 204 || this.statusCode === 304 || (this.statusCode >= 100 && this.statusCode < 200);
+    if (bodyless) {
+      this.headers.delete('content-length');
+      this.headers.delete('content-type');
+    } else if (!(body instanceof Readable) && !this.headers.has('content-length')) {
+      this.headers.set('content-length', String(body === undefined ? 0 : Buffer.byteLength(body)));
+    }
+    raw.writeHead(this.statusCode, Object.fromEntries(this.headers));
+    if (body instanceof Readable) {
+      if (bodyless || raw.req.method === 'HEAD') {
+        body.destroy();
+        raw.end();
+        return;
+      }
+      // A client that leaves mid-download just ends the pipe; there is nobody left to answer.
+      await pipeline(body, raw).catch(() => undefined);
+      return;
+    }
+    raw.end(bodyless ? undefined : body);
+  }
+}
