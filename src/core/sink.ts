@@ -2,6 +2,9 @@ import { Writable } from 'node:stream';
 import type { BlobWriter } from '../storage/types.js';
 import { FerryError } from './errors.js';
 
+/** How far written bytes may run ahead of the disk before a background flush starts. */
+const FLUSH_AHEAD_BYTES = 4 * 1024 * 1024;
+
 export interface UploadSinkOptions {
   readonly writer: BlobWriter;
   /** The upload's offset where this request's bytes begin. */
@@ -31,6 +34,7 @@ export class UploadSink extends Writable {
   private checkpoint: Promise<void> | null = null;
   private checkpointError: unknown = null;
   private syncedAt = 0;
+  private committedAt = 0;
 
   constructor(private readonly options: UploadSinkOptions) {
     super({ highWaterMark: 64 * 1024 });
@@ -74,14 +78,24 @@ export class UploadSink extends Writable {
     );
   }
 
+  /**
+   * Flushes written bytes to disk while the body is still streaming in, so the flush that must
+   * precede the response has little left to do; every `checkpointEvery` bytes a flush also
+   * commits the offset.
+   */
   private maybeCheckpoint(): void {
     const { checkpointEvery, writer, start, onCheckpoint } = this.options;
-    if (checkpointEvery === null || this.checkpoint !== null || this.stored - this.syncedAt < checkpointEvery) return;
+    const flushEvery = Math.min(FLUSH_AHEAD_BYTES, checkpointEvery ?? FLUSH_AHEAD_BYTES);
+    if (this.checkpoint !== null || this.stored - this.syncedAt < flushEvery) return;
     const mark = this.stored;
+    const commits = checkpointEvery !== null && mark - this.committedAt >= checkpointEvery;
     this.checkpoint = writer
       .sync()
-      .then(() => onCheckpoint(start + mark))
-      .then(() => { this.syncedAt = mark; })
+      .then(() => (commits ? onCheckpoint(start + mark) : undefined))
+      .then(() => {
+        this.syncedAt = mark;
+        if (commits) this.committedAt = mark;
+      })
       .catch((err: unknown) => { this.checkpointError ??= err; })
       .finally(() => { this.checkpoint = null; });
   }
