@@ -21,8 +21,6 @@ export interface AppendRequest {
   /** The client says this body ends the upload (IETF Upload-Complete: ?1). */
   readonly completes?: boolean;
   readonly checksum?: ChecksumExpectation | null;
-  /** Stops reading the body, keeping what arrived (client gone, server shutting down). */
-  readonly signal?: AbortSignal;
   /** Told each time a checkpoint makes more of this request's bytes durable. */
   readonly onProgress?: (durableOffset: number) => void;
 }
@@ -80,19 +78,18 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
       request.onProgress?.(durable);
     },
   });
-  const signal = request.signal ? AbortSignal.any([request.signal, letGo]) : letGo;
   // A stalled client may never send another byte: cutting its body off is what ends the wait.
   const cutOff = () => request.body.destroy(new FerryError('client_aborted', 'another request took over this upload'));
-  signal.addEventListener('abort', cutOff, { once: true });
+  letGo.addEventListener('abort', cutOff, { once: true });
   let aborted = false;
   try {
-    if (signal.aborted) cutOff();
+    if (letGo.aborted) cutOff();
     await pipeline(request.body, sink);
   } catch {
     // The body broke off (client gone, cut off) or ran past the length: decided below.
     aborted = true;
   } finally {
-    signal.removeEventListener('abort', cutOff);
+    letGo.removeEventListener('abort', cutOff);
     await sink.settled().finally(async () => {
       await writer.sync().finally(() => writer.close());
     });

@@ -49,7 +49,9 @@ export class UploadService {
   private readonly hashes = new ContentHashes(10_000);
   private readonly now: () => Date;
   private readonly appendContext: AppendContext;
-  private readonly stopping = new AbortController();
+  /** One per append in progress: aborting it makes that request stop and keep what arrived. */
+  private readonly streaming = new Set<AbortController>();
+  private stopped = false;
 
   constructor(deps: UploadServiceDeps) {
     this.store = deps.store;
@@ -74,7 +76,8 @@ export class UploadService {
    * their offsets, so clients resume elsewhere without losing anything.
    */
   stopAppends(): void {
-    this.stopping.abort();
+    this.stopped = true;
+    for (const append of this.streaming) append.abort();
   }
 
   get supportsTermination(): boolean { return canTerminate(this.store); }
@@ -130,8 +133,15 @@ export class UploadService {
     const lock = await this.lockFor(id);
     try {
       const upload = await this.get(id);
-      const letGo = AbortSignal.any([lock.releaseRequested, this.stopping.signal]);
-      return await appendToUpload(this.appendContext, upload, request, letGo);
+      const letGo = new AbortController();
+      if (this.stopped || lock.releaseRequested.aborted) letGo.abort();
+      lock.releaseRequested.addEventListener('abort', () => letGo.abort(), { once: true });
+      this.streaming.add(letGo);
+      try {
+        return await appendToUpload(this.appendContext, upload, request, letGo.signal);
+      } finally {
+        this.streaming.delete(letGo);
+      }
     } finally {
       await lock.release();
     }
