@@ -13,7 +13,6 @@ export const ERROR_STATUS = {
   upload_gone: 410,
   upload_locked: 423,
   offset_mismatch: 409,
-  upload_completed: 409,
   final_upload_patch: 403,
   too_large: 413,
   body_exceeds_length: 413,
