@@ -43,7 +43,7 @@ export async function download(ctx: HttpContext, request: HttpRequest, reply: Ht
  * One `bytes=` range, resolved against the size. Multiple ranges and syntax the server does not
  * understand are ignored (the whole file is sent), as RFC 9110 allows.
  */
-export function parseRange(raw: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | null {
+function parseRange(raw: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | null {
   if (raw === undefined) return null;
   const match = /^bytes=(\d*)-(\d*)$/.exec(raw.trim());
   if (!match || (match[1] === '' && match[2] === '')) return null;
@@ -77,7 +77,7 @@ function filenameOf(upload: Upload): string {
 }
 
 /** RFC 6266 with an ASCII fallback and the exact name in RFC 8187 form. */
-export function contentDisposition(filename: string): string {
+function contentDisposition(filename: string): string {
   const fallback = filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\%]/g, '_');
   const encoded = encodeURIComponent(filename).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;

@@ -49,6 +49,10 @@ async function sendProblem(ctx: HttpContext, reply: HttpReply, err: FerryError, 
   await reply.type('application/problem+json').send(problem);
 }
 
+/**
+ * Which error format the client speaks. Unlike ietf.interopVersion this never throws: an error
+ * about an unsupported version must still be answered in the draft's format.
+ */
 function ietfVersionOf(request: HttpRequest): number | null {
   const raw = request.headers['upload-draft-interop-version'];
   return raw === undefined || Array.isArray(raw) ? null : Number.parseInt(raw, 10) || null;

@@ -9,7 +9,7 @@ import { sfBoolean, sfIntegerDictionary, sfNonNegativeInteger } from './fields.j
 import { sendInterim } from './interim.js';
 
 /** Interop versions this server speaks: 5 (draft -03), 6 (-04/-05), 7 (-06 to -08), 8 (-09 to -11). */
-export const INTEROP_VERSIONS = [5, 6, 7, 8] as const;
+const INTEROP_VERSIONS = [5, 6, 7, 8] as const;
 const PARTIAL_UPLOAD = 'application/partial-upload';
 
 /** The interop version a request asks for, or null when it is not an IETF draft request. */

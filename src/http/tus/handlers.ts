@@ -8,7 +8,7 @@ import { formatConcat, formatMetadata, parseChecksum, parseConcat, parseMetadata
 export const TUS_VERSION = '1.0.0';
 const CHUNK_TYPE = 'application/offset+octet-stream';
 
-export function tusExtensions(ctx: HttpContext): string {
+function tusExtensions(ctx: HttpContext): string {
   const extensions = ['creation', 'creation-with-upload', 'expiration', 'checksum'];
   if (ctx.uploads.supportsDeferredLength) extensions.push('creation-defer-length');
   if (ctx.uploads.supportsTermination) extensions.push('termination');
