@@ -56,7 +56,7 @@ function command(name: ServerName, port: number, dataDir: string): { args: strin
     case 'ferry':
       return {
         args: [FERRY_MAIN, 'serve'],
-        env: { FERRY_HOST: '127.0.0.1', FERRY_PORT: String(port), FERRY_DATA_DIR: dataDir, FERRY_LOG_LEVEL: 'warn' },
+        env: { FERRY_HOST: '127.0.0.1', FERRY_PORT: String(port), FERRY_DATA_DIR: dataDir, FERRY_LOG_LEVEL: 'warn', FERRY_AUTH: 'none' },
       };
   }
 }

@@ -20,6 +20,16 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   /** Public base URL for Location headers, when behind a proxy; null to derive from the request. */
   readonly publicUrl: string | null;
+  /** `required`: every request but health, metrics, the API document, signup and login needs a token. */
+  readonly auth: 'required' | 'none';
+  readonly sessionTtlSeconds: number;
+  /** Login attempts allowed per client address and per username within `loginWindowSeconds`. */
+  readonly loginAttempts: number;
+  readonly loginWindowSeconds: number;
+  /** Whose content an instant upload may match by proof of possession (a user's own always counts). */
+  readonly dedupScope: 'global' | 'tenant' | 'user';
+  /** Chunk size of the native chunk API when the client does not ask for one. */
+  readonly defaultChunkSize: number;
 }
 
 export const DEFAULTS: Config = {
@@ -34,23 +44,30 @@ export const DEFAULTS: Config = {
   checkpointBytes: 64 * 1024 * 1024,
   corsOrigins: ['*'],
   publicUrl: null,
+  auth: 'required',
+  sessionTtlSeconds: 7 * 24 * 60 * 60,
+  loginAttempts: 10,
+  loginWindowSeconds: 60,
+  dedupScope: 'global',
+  defaultChunkSize: 8 * 1024 * 1024,
 };
 
 type Parser<K extends keyof Config> = (raw: string, name: string) => Config[K];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+function oneOf<T extends string>(choices: readonly T[]): (raw: string, name: string) => T {
+  return (raw, name) => {
+    if (!(choices as readonly string[]).includes(raw)) fail(name, raw, `one of ${choices.join(', ')}`);
+    return raw as T;
+  };
+}
+
 const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
   host: { env: 'FERRY_HOST', parse: nonEmpty },
   port: { env: 'FERRY_PORT', parse: (raw, name) => integer(raw, name, 0, 65535) },
   dataDir: { env: 'FERRY_DATA_DIR', parse: nonEmpty },
-  logLevel: {
-    env: 'FERRY_LOG_LEVEL',
-    parse: (raw, name) => {
-      if (!(LOG_LEVELS as readonly string[]).includes(raw)) fail(name, raw, `one of ${LOG_LEVELS.join(', ')}`);
-      return raw as Config['logLevel'];
-    },
-  },
+  logLevel: { env: 'FERRY_LOG_LEVEL', parse: oneOf(LOG_LEVELS) },
   maxUploadSize: { env: 'FERRY_MAX_UPLOAD_SIZE', parse: (raw, name) => (raw === '' || raw === '0' ? null : integer(raw, name, 1)) },
   uploadExpirySeconds: { env: 'FERRY_UPLOAD_EXPIRY_SECONDS', parse: (raw, name) => integer(raw, name, 1) },
   expirySweepSeconds: { env: 'FERRY_EXPIRY_SWEEP_SECONDS', parse: (raw, name) => integer(raw, name, 1) },
@@ -71,6 +88,12 @@ const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
       }
     },
   },
+  auth: { env: 'FERRY_AUTH', parse: oneOf(['required', 'none'] as const) },
+  sessionTtlSeconds: { env: 'FERRY_SESSION_TTL_SECONDS', parse: (raw, name) => integer(raw, name, 60) },
+  loginAttempts: { env: 'FERRY_LOGIN_ATTEMPTS', parse: (raw, name) => integer(raw, name, 1) },
+  loginWindowSeconds: { env: 'FERRY_LOGIN_WINDOW_SECONDS', parse: (raw, name) => integer(raw, name, 1) },
+  dedupScope: { env: 'FERRY_DEDUP_SCOPE', parse: oneOf(['global', 'tenant', 'user'] as const) },
+  defaultChunkSize: { env: 'FERRY_CHUNK_SIZE', parse: (raw, name) => integer(raw, name, 64 * 1024, 1024 ** 3) },
 };
 
 export class ConfigError extends Error {

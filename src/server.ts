@@ -1,11 +1,13 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { AccountService } from './core/accounts.js';
+import { LibraryService } from './core/library.js';
 import { UploadService } from './core/uploads.js';
 import { buildApp } from './http/app.js';
-import { startExpirySweep } from './jobs/expiry.js';
+import { startMaintenance } from './jobs/maintenance.js';
 import { MemoryLocker } from './locks/memory.js';
-import { SqliteMetaStore } from './meta/sqlite.js';
+import { SqliteMetaStore } from './meta/sqlite/index.js';
 import { LocalBlobStore } from './storage/local.js';
 
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -13,6 +15,8 @@ const SHUTDOWN_GRACE_MS = 5_000;
 export interface RunningServer {
   readonly log: Logger;
   readonly uploads: UploadService;
+  readonly library: LibraryService;
+  readonly accounts: AccountService;
   /** Base URL the server listens on, e.g. http://127.0.0.1:8080 */
   readonly url: string;
   close(): Promise<void>;
@@ -21,9 +25,13 @@ export interface RunningServer {
 /** Wires the embedded defaults (SQLite, local disk, in-process locks and jobs) and listens. */
 export async function startServer(config: Config): Promise<RunningServer> {
   const meta = new SqliteMetaStore(join(config.dataDir, 'ferry.db'));
+  const store = new LocalBlobStore(join(config.dataDir, 'blobs'));
+  const library = new LibraryService({ store, meta });
+  const accounts = new AccountService({ meta });
   const uploads = new UploadService({
-    store: new LocalBlobStore(join(config.dataDir, 'blobs')),
+    store,
     meta,
+    library,
     locker: new MemoryLocker(),
     limits: {
       maxSize: config.maxUploadSize,
@@ -33,8 +41,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
     },
   });
   await uploads.ready();
-  const { server, log } = buildApp(config, uploads);
-  const stopSweep = startExpirySweep(uploads, config.expirySweepSeconds * 1000, log);
+  const { server, log } = buildApp(config, { uploads, library, accounts });
+  const maintenance = startMaintenance([
+    { name: 'expired uploads', run: () => uploads.sweepExpired() },
+    { name: 'unreferenced bytes', run: () => library.sweepUnreferenced() },
+    { name: 'digests', run: () => library.fillDigests() },
+  ], config.expirySweepSeconds * 1000, log);
+  uploads.events.on('completed', () => maintenance.kick('digests'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -48,9 +61,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
   return {
     log,
     uploads,
+    library,
+    accounts,
     url: `http://${host}:${port}`,
     close: async () => {
-      stopSweep();
       uploads.stopAppends();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -58,6 +72,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(grace);
+      await maintenance.stop();
       await meta.close();
     },
   };

@@ -54,7 +54,7 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
   if (upload.state === 'completed') return upload;
   if (size !== upload.size && size !== null) {
     if (canDeferLength(ctx.store)) await ctx.store.declareLength(upload.id, size);
-    upload = (await ctx.meta.updateUpload(upload.id, { size })) ?? upload;
+    upload = (await ctx.meta.uploads.update(upload.id, { size })) ?? upload;
   }
 
   const hash = await contentHash(ctx, upload);
@@ -73,7 +73,7 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
     onCheckpoint: async (durable) => {
       // A checkpoint never reaches the end: only the request's own completion may complete the upload.
       if (size !== null && durable >= size) return;
-      await ctx.meta.updateUpload(upload.id, { offset: durable });
+      await ctx.meta.uploads.update(upload.id, { offset: durable });
       committed = durable;
       request.onProgress?.(durable);
     },
@@ -122,7 +122,7 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
   }
   ctx.hashes.put(upload.id, { hash, covered: reached });
   const expiresAt = new Date(ctx.now().getTime() + ctx.limits.expiryMs);
-  return (await ctx.meta.updateUpload(upload.id, { offset: reached, size: finalSize, expiresAt })) ?? progressed;
+  return (await ctx.meta.uploads.update(upload.id, { offset: reached, size: finalSize, expiresAt })) ?? progressed;
 }
 
 /** The upload's length after this request, checked against what was declared before and the limits. */
@@ -162,7 +162,7 @@ async function contentHash(ctx: AppendContext, upload: Upload): Promise<Hash> {
     covered += chunk.length;
   }
   if (covered !== upload.offset) {
-    await ctx.meta.updateUpload(upload.id, { state: 'terminated', expiresAt: null });
+    await ctx.meta.uploads.update(upload.id, { state: 'terminated', expiresAt: null });
     ctx.events.emit('failed', upload.id, 'stored bytes were lost');
     throw new FerryError('upload_gone', 'the stored bytes of this upload were lost; start a new upload');
   }

@@ -23,6 +23,22 @@ export const ERROR_STATUS = {
   not_completed: 409,
   client_aborted: 400,
   storage_full: 507,
+  invalid_json: 400,
+  invalid_name: 400,
+  invalid_digest: 400,
+  digest_mismatch: 400,
+  unauthorized: 401,
+  invalid_credentials: 401,
+  username_taken: 409,
+  rate_limited: 429,
+  file_not_found: 404,
+  not_found: 404,
+  method_not_allowed: 405,
+  upload_paused: 409,
+  upload_incomplete: 409,
+  sha256_mismatch: 422,
+  chunk_out_of_range: 400,
+  chunk_length_mismatch: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

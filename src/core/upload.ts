@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
-export type UploadState = 'open' | 'completed' | 'terminated' | 'expired';
+/** `paused` uploads refuse bytes until resumed; otherwise they behave, and expire, like open ones. */
+export type UploadState = 'open' | 'paused' | 'completed' | 'terminated' | 'expired';
 
 /** How an upload takes part in tus concatenation. */
 export type ConcatRole =
@@ -11,6 +12,7 @@ export type Metadata = Readonly<Record<string, string | null>>;
 
 export interface Upload {
   readonly id: string;
+  readonly ownerId: string;
   /** Declared length in bytes; null while deferred. */
   readonly size: number | null;
   /** Bytes durably stored, contiguous from the start. */
@@ -24,6 +26,12 @@ export interface Upload {
   readonly completedAt: Date | null;
   /** Hex SHA-256 of the completed content: the content address. */
   readonly sha256: string | null;
+  /** Set for uploads of the native chunk API, whose chunks arrive in any order. */
+  readonly chunkSize: number | null;
+  /** The SHA-256 the client declared up front; completion must match it. */
+  readonly expectedSha256: string | null;
+  /** The library file a completed upload became. */
+  readonly fileId: string | null;
 }
 
 /** 128 random bits, hex: unguessable, and safe in a URL and a file name. */

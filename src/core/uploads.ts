@@ -2,9 +2,12 @@ import type { Readable } from 'node:stream';
 import type { Lock, Locker } from '../locks/types.js';
 import type { MetaStore } from '../meta/types.js';
 import { canConcat, canDeferLength, canRead, canTerminate, type BlobStore } from '../storage/types.js';
-import { FerryError } from './errors.js';
+import { FerryError, isFerryError, type ErrorCode } from './errors.js';
 import { UploadEventBus } from './events.js';
 import { ContentHashes, newSha256 } from './integrity.js';
+import type { LibraryService } from './library.js';
+import type { Principal } from './principal.js';
+import type { StoredFile } from './file.js';
 import { appendToUpload, type AppendContext, type AppendRequest } from './append.js';
 import { isEnded, isUploadId, newUploadId, type ConcatRole, type Metadata, type Upload } from './upload.js';
 
@@ -23,12 +26,16 @@ export interface CreateRequest {
   readonly size: number | null;
   readonly metadata: Metadata;
   readonly concat?: ConcatRole | null;
+  /** Native chunk API: the upload's chunk size (chunks then arrive in any order). */
+  readonly chunkSize?: number | null;
+  readonly expectedSha256?: string | null;
 }
 
 export interface UploadServiceDeps {
   readonly store: BlobStore;
   readonly meta: MetaStore;
   readonly locker: Locker;
+  readonly library: LibraryService;
   readonly limits: UploadLimits;
   readonly events?: UploadEventBus;
   readonly now?: () => Date;
@@ -36,6 +43,8 @@ export interface UploadServiceDeps {
 
 export interface Download {
   readonly upload: Upload;
+  /** The library file the upload became; null for a tus partial upload, which stays an upload. */
+  readonly file: StoredFile | null;
   readonly body: Readable;
 }
 
@@ -46,6 +55,7 @@ export class UploadService {
   private readonly store: BlobStore;
   private readonly meta: MetaStore;
   private readonly locker: Locker;
+  private readonly library: LibraryService;
   private readonly hashes = new ContentHashes(10_000);
   private readonly now: () => Date;
   private readonly appendContext: AppendContext;
@@ -57,6 +67,7 @@ export class UploadService {
     this.store = deps.store;
     this.meta = deps.meta;
     this.locker = deps.locker;
+    this.library = deps.library;
     this.limits = deps.limits;
     this.events = deps.events ?? new UploadEventBus();
     this.now = deps.now ?? (() => new Date());
@@ -84,13 +95,14 @@ export class UploadService {
   get supportsConcatenation(): boolean { return canConcat(this.store) && canRead(this.store); }
   get supportsDeferredLength(): boolean { return canDeferLength(this.store); }
 
-  async create(request: CreateRequest): Promise<Upload> {
-    const size = request.concat?.kind === 'final' ? await this.finalSize(request.concat.parts) : request.size;
+  async create(owner: Principal, request: CreateRequest): Promise<Upload> {
+    const size = request.concat?.kind === 'final' ? await this.finalSize(owner, request.concat.parts) : request.size;
     if (size !== null) this.checkSize(size);
     else if (!this.supportsDeferredLength) throw new FerryError('invalid_request', 'this storage needs the upload length up front');
     const now = this.now();
     const upload: Upload = {
       id: newUploadId(),
+      ownerId: owner.userId,
       size,
       offset: 0,
       metadata: request.metadata,
@@ -100,18 +112,21 @@ export class UploadService {
       expiresAt: new Date(now.getTime() + this.limits.expiryMs),
       completedAt: null,
       sha256: null,
+      chunkSize: request.chunkSize ?? null,
+      expectedSha256: request.expectedSha256 ?? null,
+      fileId: null,
     };
     await this.store.create(upload.id);
-    await this.meta.insertUpload(upload);
+    await this.meta.uploads.insert(upload);
     this.events.emit('created', upload);
     if (upload.concat?.kind === 'final') return this.concatenate(upload, upload.concat.parts);
     if (size === 0) return this.finish(upload, newSha256().digest('hex'));
     return upload;
   }
 
-  /** The upload as a protocol may show it; unknown and ended uploads are errors. */
-  async get(id: string): Promise<Upload> {
-    const upload = await this.load(id);
+  /** The upload as a protocol may show it; unknown, foreign and ended uploads are errors. */
+  async get(owner: Principal, id: string): Promise<Upload> {
+    const upload = await this.load(owner, id);
     if (isEnded(upload)) throw new FerryError('upload_gone', `upload ${upload.state}`);
     return upload;
   }
@@ -120,19 +135,22 @@ export class UploadService {
    * The upload's current state for an offset query. A request still streaming into the upload is
    * asked to let go first, so the offset answered is one the next append will be accepted at.
    */
-  async status(id: string): Promise<Upload> {
+  async status(owner: Principal, id: string): Promise<Upload> {
+    await this.get(owner, id);
     const lock = await this.lockFor(id);
     try {
-      return await this.get(id);
+      return await this.get(owner, id);
     } finally {
       await lock.release();
     }
   }
 
-  async append(id: string, request: AppendRequest): Promise<Upload> {
+  async append(owner: Principal, id: string, request: AppendRequest): Promise<Upload> {
+    await this.get(owner, id);
     const lock = await this.lockFor(id);
     try {
-      const upload = await this.get(id);
+      const upload = await this.get(owner, id);
+      if (upload.chunkSize !== null) throw new FerryError('invalid_request', 'this upload takes numbered chunks (native chunk API)');
       const letGo = new AbortController();
       if (this.stopped || lock.releaseRequested.aborted) letGo.abort();
       lock.releaseRequested.addEventListener('abort', () => letGo.abort(), { once: true });
@@ -147,31 +165,47 @@ export class UploadService {
     }
   }
 
-  /** Deletes an upload and its bytes; a request still streaming into it is asked to let go first. */
-  async terminate(id: string): Promise<void> {
+  /**
+   * Deletes an upload and its bytes; a request still streaming into it is asked to let go first.
+   * A completed upload's bytes belong to its library file, so terminating it deletes that file
+   * (other files with the same content keep it).
+   */
+  async terminate(owner: Principal, id: string): Promise<void> {
     if (!canTerminate(this.store)) throw new FerryError('invalid_request', 'this storage cannot delete uploads');
+    await this.get(owner, id);
     const lock = await this.lockFor(id);
     try {
-      const upload = await this.get(id);
-      await this.store.remove(upload.id);
+      const upload = await this.get(owner, id);
+      if (upload.fileId !== null) await this.library.remove(owner, upload.fileId).catch(ignoreCode('file_not_found'));
+      else await this.store.remove(upload.id);
       this.hashes.forget(upload.id);
-      const ended = await this.meta.updateUpload(upload.id, { state: 'terminated', expiresAt: null });
+      const ended = await this.meta.uploads.update(upload.id, { state: 'terminated', expiresAt: null });
       if (ended) this.events.emit('terminated', ended);
     } finally {
       await lock.release();
     }
   }
 
-  async openDownload(id: string, range?: { start: number; end: number }): Promise<Download> {
-    const upload = await this.get(id);
+  /** The file a completed upload became; deleting the file from the library ends the upload's URL too. */
+  async completedFile(owner: Principal, id: string): Promise<{ upload: Upload; file: StoredFile | null }> {
+    const upload = await this.get(owner, id);
     if (upload.state !== 'completed') throw new FerryError('not_completed', 'the upload is not complete yet');
+    if (upload.fileId === null) return { upload, file: null };
+    const file = await this.meta.library.getFile(owner.userId, upload.fileId);
+    if (!file) throw new FerryError('upload_gone', 'the file of this upload was deleted');
+    return { upload, file };
+  }
+
+  async openDownload(owner: Principal, id: string, range?: { start: number; end: number }): Promise<Download> {
+    const { upload, file } = await this.completedFile(owner, id);
+    if (file) return { upload, file, body: (await this.library.openFileContent(file, range)).body };
     if (!canRead(this.store)) throw new FerryError('invalid_request', 'this storage cannot serve downloads');
-    return { upload, body: this.store.read(id, range) };
+    return { upload, file, body: this.store.read(id, range) };
   }
 
   /** Removes unfinished uploads whose time is up. Returns how many were swept. */
   async sweepExpired(batch = 100): Promise<number> {
-    const expired = await this.meta.listExpired(this.now(), batch);
+    const expired = await this.meta.uploads.listExpired(this.now(), batch);
     let swept = 0;
     for (const candidate of expired) {
       let lock;
@@ -181,11 +215,11 @@ export class UploadService {
         continue; // busy right now: someone is still using it, so it is not idle
       }
       try {
-        const upload = await this.meta.getUpload(candidate.id);
-        if (!upload || upload.state !== 'open' || !upload.expiresAt || upload.expiresAt > this.now()) continue;
+        const upload = await this.meta.uploads.get(candidate.id);
+        if (!upload || (upload.state !== 'open' && upload.state !== 'paused') || !upload.expiresAt || upload.expiresAt > this.now()) continue;
         if (canTerminate(this.store)) await this.store.remove(upload.id);
         this.hashes.forget(upload.id);
-        const ended = await this.meta.updateUpload(upload.id, { state: 'expired', expiresAt: null });
+        const ended = await this.meta.uploads.update(upload.id, { state: 'expired', expiresAt: null });
         if (ended) this.events.emit('expired', ended);
         swept += 1;
       } finally {
@@ -199,9 +233,9 @@ export class UploadService {
     await Promise.all([this.store.ping(), this.meta.ping()]);
   }
 
-  private async load(id: string): Promise<Upload> {
-    const upload = isUploadId(id) ? await this.meta.getUpload(id) : null;
-    if (!upload) throw new FerryError('upload_not_found', 'no such upload');
+  private async load(owner: Principal, id: string): Promise<Upload> {
+    const upload = isUploadId(id) ? await this.meta.uploads.get(id) : null;
+    if (!upload || upload.ownerId !== owner.userId) throw new FerryError('upload_not_found', 'no such upload');
     return upload;
   }
 
@@ -222,12 +256,12 @@ export class UploadService {
     }
   }
 
-  private async finalSize(parts: readonly string[]): Promise<number> {
+  private async finalSize(owner: Principal, parts: readonly string[]): Promise<number> {
     if (!this.supportsConcatenation) throw new FerryError('invalid_concat', 'this storage cannot concatenate uploads');
     if (parts.length === 0) throw new FerryError('invalid_concat', 'a final upload needs at least one partial upload');
     let total = 0;
     for (const partId of parts) {
-      const part = await this.load(partId).catch(() => null);
+      const part = await this.load(owner, partId).catch(() => null);
       if (!part || isEnded(part) || part.concat?.kind !== 'partial') {
         throw new FerryError('invalid_concat', `${partId} is not a partial upload`);
       }
@@ -247,17 +281,21 @@ export class UploadService {
     return this.finish({ ...upload, offset: length }, hash.digest('hex'));
   }
 
+  /** Partial uploads of a tus concatenation stay uploads; everything else becomes a library file. */
   private async finish(upload: Upload, sha256: string): Promise<Upload> {
-    const completed = await this.meta.updateUpload(upload.id, {
-      size: upload.offset,
-      offset: upload.offset,
-      state: 'completed',
-      completedAt: this.now(),
-      expiresAt: null,
-      sha256,
-    });
+    const completed = upload.concat?.kind === 'partial'
+      ? await this.meta.uploads.update(upload.id, {
+        size: upload.offset, offset: upload.offset, state: 'completed', completedAt: this.now(), expiresAt: null, sha256,
+      })
+      : await this.library.completeUpload(upload, sha256);
     if (!completed) throw new FerryError('upload_not_found', 'upload vanished while completing');
     this.events.emit('completed', completed);
     return completed;
   }
+}
+
+function ignoreCode(code: ErrorCode): (err: unknown) => void {
+  return (err) => {
+    if (!isFerryError(err, code)) throw err;
+  };
 }

@@ -2,7 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config.js';
 import { FerryError } from '../core/errors.js';
+import type { AccountService } from '../core/accounts.js';
+import type { LibraryService } from '../core/library.js';
 import type { UploadService } from '../core/uploads.js';
+import { registerApi } from './api/index.js';
+import { createAuthenticator } from './auth.js';
 import type { HttpContext } from './context.js';
 import { applyCors } from './cors.js';
 import { sendError } from './errors.js';
@@ -12,6 +16,12 @@ import { Metrics } from './metrics.js';
 import { Router } from './router.js';
 
 const OVERRIDABLE = new Set(['PATCH', 'DELETE', 'HEAD', 'GET', 'POST', 'OPTIONS']);
+
+export interface Services {
+  readonly uploads: UploadService;
+  readonly library: LibraryService;
+  readonly accounts: AccountService;
+}
 
 export interface App {
   readonly server: Server;
@@ -24,12 +34,14 @@ export interface App {
  * the stream of network buffers with full collections, doubling CPU and memory. Ferry needs only a
  * few fixed routes, so it keeps the edge this small instead.)
  */
-export function buildApp(config: Config, uploads: UploadService): App {
-  const ctx: HttpContext = { uploads, config };
+export function buildApp(config: Config, services: Services): App {
+  const { uploads } = services;
+  const ctx: HttpContext = { ...services, config, auth: createAuthenticator(config.auth, services.accounts) };
   const log = pino({ level: config.logLevel, base: undefined });
   const metrics = new Metrics(uploads.events);
   const router = new Router();
   registerFileRoutes(router, ctx);
+  registerApi(router, ctx);
   router.on('GET', '/metrics', async (_request, reply) => {
     await reply.type(metrics.contentType).send(await metrics.render());
   });
@@ -61,7 +73,7 @@ export function buildApp(config: Config, uploads: UploadService): App {
     try {
       const handler = router.match(request);
       applyCors(request, reply, config.corsOrigins);
-      if (!handler) throw new FerryError('upload_not_found', 'no such resource');
+      if (!handler) throw new FerryError('not_found', 'no such resource');
       await handler(request, reply);
     } catch (err) {
       if (!reply.sent) await sendError(ctx, request, reply, err);

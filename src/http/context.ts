@@ -1,6 +1,10 @@
 import type { HttpRequest } from './exchange.js';
 import type { Config } from '../config.js';
+import type { AccountService } from '../core/accounts.js';
+import type { LibraryService } from '../core/library.js';
+import type { Principal } from '../core/principal.js';
 import type { UploadService } from '../core/uploads.js';
+import type { Authenticator } from './auth.js';
 import { uploadUrl } from './headers.js';
 
 /** The endpoint tus and the IETF draft share. */
@@ -8,6 +12,9 @@ export const FILES_PREFIX = '/files';
 
 export interface HttpContext {
   readonly uploads: UploadService;
+  readonly library: LibraryService;
+  readonly accounts: AccountService;
+  readonly auth: Authenticator;
   readonly config: Config;
 }
 
@@ -18,4 +25,16 @@ export function fileUrl(ctx: HttpContext, request: HttpRequest, id: string): str
 /** The upload id from the route, as the client sent it; the core decides whether it exists. */
 export function routeId(request: HttpRequest): string {
   return (request.params as { id?: string }).id ?? '';
+}
+
+const owners = new WeakMap<HttpRequest, Promise<Principal>>();
+
+/** The user the request acts for, authenticated once per request. */
+export function ownerOf(ctx: HttpContext, request: HttpRequest): Promise<Principal> {
+  let owner = owners.get(request);
+  if (!owner) {
+    owner = ctx.auth.principal(request);
+    owners.set(request, owner);
+  }
+  return owner;
 }

@@ -1,15 +1,37 @@
 import type { HttpReply, HttpRequest } from './exchange.js';
 import { FerryError } from '../core/errors.js';
-import type { Upload } from '../core/upload.js';
-import { routeId, type HttpContext } from './context.js';
+import type { Readable } from 'node:stream';
+import { cleanFileName, cleanMediaType } from '../core/names.js';
+import type { ByteRange } from '../storage/types.js';
+import { ownerOf, routeId, type HttpContext } from './context.js';
 import { header } from './headers.js';
 
-/** GET and HEAD of a completed upload's content. */
+/** What a download needs to know before it opens the bytes. */
+export interface ContentSource {
+  readonly size: number;
+  readonly sha256: string;
+  readonly name: string;
+  readonly type: string;
+  open(range: ByteRange | undefined): Promise<Readable>;
+}
+
+/** GET and HEAD of a completed upload's content at its upload URL. */
 export async function download(ctx: HttpContext, request: HttpRequest, reply: HttpReply): Promise<void> {
-  const upload = await ctx.uploads.get(routeId(request));
-  if (upload.state !== 'completed' || upload.size === null) throw new FerryError('not_completed', 'the upload is not complete yet');
-  const size = upload.size;
-  const etag = `"${upload.sha256}"`;
+  const owner = await ownerOf(ctx, request);
+  const { upload, file } = await ctx.uploads.completedFile(owner, routeId(request));
+  await sendContent(request, reply, {
+    size: upload.size ?? 0,
+    sha256: upload.sha256 ?? '',
+    name: file?.name ?? cleanFileName(upload.metadata.filename ?? upload.metadata.name, upload.id),
+    type: file?.type ?? cleanMediaType(upload.metadata.filetype ?? upload.metadata.type ?? upload.metadata.contentType),
+    open: async (range) => (await ctx.uploads.openDownload(owner, upload.id, range)).body,
+  });
+}
+
+/** A whole file or one range of it, with validators, as a download (never rendered inline). */
+export async function sendContent(request: HttpRequest, reply: HttpReply, source: ContentSource): Promise<void> {
+  const { size } = source;
+  const etag = `"${source.sha256}"`;
   const ifRange = header(request, 'if-range');
   const range = ifRange === undefined || ifRange === etag ? parseRange(header(request, 'range'), size) : null;
   if (range === 'unsatisfiable') {
@@ -19,8 +41,8 @@ export async function download(ctx: HttpContext, request: HttpRequest, reply: Ht
   reply
     .header('Accept-Ranges', 'bytes')
     .header('ETag', etag)
-    .header('Content-Type', contentTypeOf(upload))
-    .header('Content-Disposition', contentDisposition(filenameOf(upload)))
+    .header('Content-Type', source.type)
+    .header('Content-Disposition', contentDisposition(source.name.split('/').pop()!))
     .header('X-Content-Type-Options', 'nosniff')
     .header('Cache-Control', 'private, max-age=0, must-revalidate');
 
@@ -35,8 +57,7 @@ export async function download(ctx: HttpContext, request: HttpRequest, reply: Ht
     await reply.send();
     return;
   }
-  const { body } = await ctx.uploads.openDownload(upload.id, range ?? undefined);
-  await reply.send(body);
+  await reply.send(await source.open(range ?? undefined));
 }
 
 /**
@@ -58,22 +79,6 @@ function parseRange(raw: string | undefined, size: number): { start: number; end
   if (last !== '' && Number(last) < start) return null;
   if (start >= size) return 'unsatisfiable';
   return { start, end };
-}
-
-// type/subtype with optional `; name=value` parameters (tokens only): anything else is not served.
-const TOKEN = "[a-z0-9!#$&^_.+-]{1,64}";
-const SAFE_MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:\\s*;\\s*${TOKEN}=${TOKEN})*$`);
-
-function contentTypeOf(upload: Upload): string {
-  const declared = (upload.metadata.filetype ?? upload.metadata.contentType ?? upload.metadata.type ?? '').trim().toLowerCase();
-  return SAFE_MEDIA_TYPE.test(declared) ? declared : 'application/octet-stream';
-}
-
-function filenameOf(upload: Upload): string {
-  const declared = upload.metadata.filename ?? upload.metadata.name ?? '';
-  // Keep the last path segment only and drop control characters: a name is never a path.
-  const cleaned = declared.split(/[\\/]/).pop()!.replace(/[\u0000-\u001f\u007f]/g, '').trim();
-  return cleaned === '' || cleaned === '.' || cleaned === '..' ? upload.id : cleaned.slice(0, 255);
 }
 
 /** RFC 6266 with an ASCII fallback and the exact name in RFC 8187 form. */

@@ -1,6 +1,6 @@
 import type { HttpReply, HttpRequest } from './exchange.js';
 import type { Handler, Router } from './router.js';
-import { FILES_PREFIX, routeId, type HttpContext } from './context.js';
+import { FILES_PREFIX, routeId, type HttpContext, ownerOf } from './context.js';
 import { download } from './download.js';
 import * as ietf from './ietf/handlers.js';
 import * as tus from './tus/handlers.js';
@@ -10,7 +10,7 @@ import * as tus from './tus/handlers.js';
  * something to download; before that it is a tus request missing its version (412).
  */
 async function plainHead(ctx: HttpContext, request: HttpRequest, reply: HttpReply): Promise<void> {
-  const upload = await ctx.uploads.get(routeId(request));
+  const upload = await ctx.uploads.get(await ownerOf(ctx, request), routeId(request));
   if (upload.state !== 'completed') tus.requireTusResumable(request);
   await download(ctx, request, reply);
 }

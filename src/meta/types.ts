@@ -1,18 +1,117 @@
+import type { TokenRecord, User } from '../core/account.js';
+import type { Blob, StoredFile } from '../core/file.js';
 import type { Upload } from '../core/upload.js';
 
 /** The fields of an upload that change after creation. */
-export type UploadChanges = Partial<Pick<Upload, 'size' | 'offset' | 'state' | 'expiresAt' | 'completedAt' | 'sha256'>>;
+export type UploadChanges = Partial<Pick<Upload, 'size' | 'offset' | 'state' | 'expiresAt' | 'completedAt' | 'sha256' | 'fileId'>>;
+
+export interface UploadRecords {
+  insert(upload: Upload): Promise<void>;
+  get(id: string): Promise<Upload | null>;
+  /** Applies the changes and returns the updated record; null when the id is unknown. */
+  update(id: string, changes: UploadChanges): Promise<Upload | null>;
+  /** Open or paused uploads whose expiry is at or before `now`, oldest first. */
+  listExpired(now: Date, limit: number): Promise<Upload[]>;
+  /** Records that chunk `index` of a chunked upload is stored; true if it was not recorded before. */
+  addChunk(id: string, index: number): Promise<boolean>;
+  /** The indexes of the stored chunks, ascending. */
+  listChunks(id: string): Promise<number[]>;
+}
+
+export interface StoredToken {
+  readonly token: TokenRecord;
+  readonly user: User;
+}
+
+export interface AccountRecords {
+  /** Throws FerryError `username_taken` when the (lower-cased) name exists. */
+  insertUser(user: User, passwordHash: string | null): Promise<void>;
+  getUser(id: string): Promise<User | null>;
+  findUserByName(username: string): Promise<{ user: User; passwordHash: string | null } | null>;
+  insertToken(token: TokenRecord, tokenHash: string): Promise<void>;
+  /** The token with this hash and its user, if it exists and has not expired at `now`. */
+  findToken(tokenHash: string, now: Date): Promise<StoredToken | null>;
+  listTokens(userId: string, kind: TokenRecord['kind']): Promise<TokenRecord[]>;
+  /** True when the user had a token with this id. */
+  deleteToken(userId: string, tokenId: string): Promise<boolean>;
+  deleteTokenByHash(tokenHash: string): Promise<boolean>;
+  deleteExpiredTokens(now: Date): Promise<number>;
+}
+
+export type FileSort = 'name' | 'size' | 'time';
+
+export interface FileQuery {
+  readonly sort: FileSort;
+  readonly order: 'asc' | 'desc';
+  /** Case-insensitive substring of the name. */
+  readonly nameContains: string | null;
+  /** Only names under this folder (a `/`-terminated prefix), or null for all. */
+  readonly folder: string | null;
+  readonly limit: number;
+  readonly offset: number;
+}
+
+/** Which blobs an instant upload may match, beyond the user's own files. */
+export type DedupScope = { readonly kind: 'global' } | { readonly kind: 'tenant'; readonly tenant: string } | { readonly kind: 'user' };
+
+export interface UploadCompletion {
+  readonly uploadId: string;
+  readonly changes: UploadChanges;
+  /** The file to add; its sha256 is the content address. */
+  readonly file: StoredFile;
+  /**
+   * Where this upload's own bytes are. They become the blob when the content is new, and are
+   * queued for removal when the content is already stored.
+   */
+  readonly storageKey: string;
+  /** Complete only when the content is already stored (instant upload); never store new bytes. */
+  readonly onlyIfStored: boolean;
+}
+
+export interface ProofChallengeRecord {
+  readonly uploadId: string;
+  /** Opaque to the store: the library decides what a challenge is. */
+  readonly challenge: string;
+  readonly expiresAt: Date;
+}
+
+export interface LibraryRecords {
+  /**
+   * In one transaction: take a reference on the blob (or create it from `storageKey`), add the file
+   * and mark the upload completed with it. Null, with nothing changed, when `onlyIfStored` is set
+   * and no blob holds the content.
+   */
+  completeUpload(completion: UploadCompletion): Promise<{ upload: Upload; file: StoredFile; deduplicated: boolean } | null>;
+  getFile(ownerId: string, id: string): Promise<StoredFile | null>;
+  listFiles(ownerId: string, query: FileQuery): Promise<{ files: StoredFile[]; total: number }>;
+  renameFile(ownerId: string, id: string, name: string, now: Date): Promise<StoredFile | null>;
+  /**
+   * Removes the file and drops its reference, in one transaction; the last reference removes the
+   * blob row and queues its bytes for removal. False when the user has no such file.
+   */
+  deleteFile(ownerId: string, id: string): Promise<boolean>;
+  getBlob(sha256: string): Promise<Blob | null>;
+  /** A file of this user with this content, if any. */
+  findOwnedContent(ownerId: string, sha256: string): Promise<StoredFile | null>;
+  /** The blob, if it exists and the scope lets a user reach it by possession. */
+  findBlobInScope(sha256: string, scope: DedupScope): Promise<Blob | null>;
+  setBlobDigests(sha256: string, digests: { sha1: string; md5: string }): Promise<void>;
+  listBlobsWithoutDigests(limit: number): Promise<Blob[]>;
+  /** Bytes no blob or upload references any more, oldest first. */
+  listDeadBlobs(limit: number): Promise<string[]>;
+  forgetDeadBlob(storageKey: string): Promise<void>;
+  putChallenge(record: ProofChallengeRecord): Promise<void>;
+  /** Returns and deletes the challenge: each one can be answered once. */
+  takeChallenge(uploadId: string): Promise<ProofChallengeRecord | null>;
+}
 
 /**
- * Where upload records live. Every implementation must pass test/meta/conformance.ts.
+ * Where Ferry's records live. Every implementation must pass test/meta/conformance.ts.
  */
 export interface MetaStore {
-  insertUpload(upload: Upload): Promise<void>;
-  getUpload(id: string): Promise<Upload | null>;
-  /** Applies the changes and returns the updated record; null when the id is unknown. */
-  updateUpload(id: string, changes: UploadChanges): Promise<Upload | null>;
-  /** Open uploads whose expiry is at or before `now`, oldest first. */
-  listExpired(now: Date, limit: number): Promise<Upload[]>;
+  readonly uploads: UploadRecords;
+  readonly accounts: AccountRecords;
+  readonly library: LibraryRecords;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -23,6 +23,7 @@ import {
   type SourceFile,
 } from '../helpers/e2e.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { LOCAL_USER } from '../../src/core/principal.js';
 
 type Protocol = 'tus-v1' | 'ietf-draft-03' | 'ietf-draft-05';
 const PROTOCOLS: readonly Protocol[] = ['tus-v1', 'ietf-draft-03', 'ietf-draft-05'];
@@ -131,7 +132,7 @@ describe('tus-js-client v4 against Ferry', () => {
     assert.equal(download.bytes, expected.size, 'downloaded byte count');
     assert.equal(download.sha256, expected.sha256, 'SHA-256 of the downloaded bytes');
     assert.equal(download.headers.etag, `"${expected.sha256}"`, 'ETag of the download');
-    const stored = await server.uploads.get(idOfUrl(uploadUrl));
+    const stored = await server.uploads.get(LOCAL_USER, idOfUrl(uploadUrl));
     assert.equal(stored.state, 'completed');
     assert.equal(stored.size, expected.size);
     assert.equal(stored.offset, expected.size);
@@ -267,7 +268,7 @@ describe('tus-js-client v4 against Ferry', () => {
         retryDelays: null,
         uploadLengthDeferred: true,
         onChunkComplete: () => {
-          if (midUpload === null && upload?.url) midUpload = server.uploads.get(idOfUrl(upload.url));
+          if (midUpload === null && upload?.url) midUpload = server.uploads.get(LOCAL_USER, idOfUrl(upload.url));
         },
         ...hooks,
       }, async (u) => { upload = u; });
@@ -296,7 +297,7 @@ describe('tus-js-client v4 against Ferry', () => {
         metadata: { filename, filetype: 'text/plain' },
       });
       assert.ok(upload.url);
-      const stored = await server.uploads.get(idOfUrl(upload.url));
+      const stored = await server.uploads.get(LOCAL_USER, idOfUrl(upload.url));
       assert.equal(stored.metadata.filename, filename, 'the metadata was decoded as UTF-8');
 
       const head = await tusOffset(upload.url);
@@ -340,13 +341,13 @@ describe('tus-js-client v4 against Ferry', () => {
       const partialUrls = partials.map((e) => new URL(String(e.responseHeaders?.Location), server.endpoint).toString());
       let partialBytes = 0;
       for (const url of partialUrls) {
-        const part = await server.uploads.get(idOfUrl(url));
+        const part = await server.uploads.get(LOCAL_USER, idOfUrl(url));
         assert.equal(part.state, 'completed');
         assert.deepEqual(part.concat, { kind: 'partial' });
         partialBytes += part.size ?? 0;
       }
       assert.equal(partialBytes, SOURCE_SIZE, 'the parts add up to the file');
-      const final = await server.uploads.get(idOfUrl(upload.url));
+      const final = await server.uploads.get(LOCAL_USER, idOfUrl(upload.url));
       assert.equal(final.concat?.kind, 'final');
       const listed = finals[0]!.headers['Upload-Concat']!.slice('final;'.length).trim().split(/ +/);
       assert.deepEqual([...listed.map(idOfUrl)].sort(), [...partialUrls.map(idOfUrl)].sort(), 'the final upload lists the partial ones');

@@ -22,6 +22,7 @@ import {
   type SourceFile,
 } from '../helpers/e2e.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { LOCAL_USER } from '../../src/core/principal.js';
 
 const PYTHON = '/usr/bin/python3';
 /** The script lives in the source tree (tsc copies no .py files): dist/test/e2e -> test/e2e. */
@@ -120,7 +121,7 @@ describe('tuspy (python3-tuspy) against Ferry', () => {
     assert.equal(download.bytes, source.size);
     assert.equal(download.sha256, source.sha256, 'SHA-256 of the downloaded bytes');
     assert.equal(download.headers.etag, `"${source.sha256}"`);
-    const stored = await server.uploads.get(idOfUrl(uploadUrl));
+    const stored = await server.uploads.get(LOCAL_USER, idOfUrl(uploadUrl));
     assert.equal(stored.state, 'completed');
     assert.equal(stored.sha256, source.sha256, 'SHA-256 the server recorded');
   }
@@ -168,7 +169,7 @@ describe('tuspy (python3-tuspy) against Ferry', () => {
     assert.equal(first.offset, stopAt);
     const { offset: serverOffset } = await tusOffset(first.url);
     assert.equal(serverOffset, stopAt);
-    const before = await server.uploads.get(idOfUrl(first.url));
+    const before = await server.uploads.get(LOCAL_USER, idOfUrl(first.url));
     assert.equal(before.state, 'open');
 
     const second = await runTuspy({ url: first.url, file: source.path, chunk_size: MiB });

@@ -3,9 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { LibraryService } from '../../src/core/library.js';
 import { UploadService, type UploadLimits } from '../../src/core/uploads.js';
 import { MemoryLocker } from '../../src/locks/memory.js';
-import { SqliteMetaStore } from '../../src/meta/sqlite.js';
+import { SqliteMetaStore } from '../../src/meta/sqlite/index.js';
 import { LocalBlobStore } from '../../src/storage/local.js';
 
 export interface CoreFixture {
@@ -28,7 +29,9 @@ export async function coreFixture(): Promise<CoreFixture> {
     dir,
     store,
     meta,
-    service: (limits = {}) => new UploadService({ store, meta, locker: new MemoryLocker(), limits: { ...TEST_LIMITS, ...limits } }),
+    service: (limits = {}) => new UploadService({
+      store, meta, library: new LibraryService({ store, meta }), locker: new MemoryLocker(), limits: { ...TEST_LIMITS, ...limits },
+    }),
     dispose: async () => {
       await meta.close();
       await rm(dir, { recursive: true, force: true });

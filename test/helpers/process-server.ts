@@ -106,6 +106,7 @@ export class ProcessServer {
         FERRY_PORT: String(port),
         FERRY_DATA_DIR: this.options.dataDir,
         FERRY_LOG_LEVEL: 'warn',
+        FERRY_AUTH: 'none',
         ...this.options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

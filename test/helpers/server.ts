@@ -15,7 +15,7 @@ export interface TestServer extends RunningServer {
 /** A Ferry server in this process, on a free port, with a fresh data dir. */
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ferry-test-'));
-  const server = await startServer({ ...DEFAULTS, dataDir, port: 0, logLevel: 'silent', ...overrides });
+  const server = await startServer({ ...DEFAULTS, dataDir, port: 0, logLevel: 'silent', auth: 'none', ...overrides });
   return {
     ...server,
     dataDir,

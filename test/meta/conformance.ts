@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import { newUploadId, type Upload } from '../../src/core/upload.js';
 import type { MetaStore } from '../../src/meta/types.js';
+import { LOCAL_USER } from '../../src/core/principal.js';
 
 /** A fresh, empty store for each test; `dispose` cleans up after it. */
 export interface StoreFactory {
@@ -12,6 +13,7 @@ export interface StoreFactory {
 export function sampleUpload(overrides: Partial<Upload> = {}): Upload {
   return {
     id: newUploadId(),
+    ownerId: LOCAL_USER.userId,
     size: 1000,
     offset: 0,
     metadata: { filename: 'résumé.pdf', empty: null },
@@ -21,6 +23,9 @@ export function sampleUpload(overrides: Partial<Upload> = {}): Upload {
     expiresAt: new Date('2026-01-03T03:04:05.678Z'),
     completedAt: null,
     sha256: null,
+    chunkSize: null,
+    expectedSha256: null,
+    fileId: null,
     ...overrides,
   };
 }
@@ -37,46 +42,46 @@ export function runMetaStoreConformance(name: string, factory: StoreFactory): vo
 
     it('returns an inserted upload exactly as given', async () => {
       const upload = sampleUpload({ concat: { kind: 'final', parts: [newUploadId(), newUploadId()] } });
-      await store.insertUpload(upload);
-      assert.deepEqual(await store.getUpload(upload.id), upload);
+      await store.uploads.insert(upload);
+      assert.deepEqual(await store.uploads.get(upload.id), upload);
     });
 
     it('keeps deferred sizes, huge sizes and partial markers', async () => {
       const deferred = sampleUpload({ size: null, concat: { kind: 'partial' } });
       const huge = sampleUpload({ size: 5 * 1024 ** 4, offset: 4 * 1024 ** 4 });
-      await store.insertUpload(deferred);
-      await store.insertUpload(huge);
-      assert.deepEqual(await store.getUpload(deferred.id), deferred);
-      assert.deepEqual(await store.getUpload(huge.id), huge);
+      await store.uploads.insert(deferred);
+      await store.uploads.insert(huge);
+      assert.deepEqual(await store.uploads.get(deferred.id), deferred);
+      assert.deepEqual(await store.uploads.get(huge.id), huge);
     });
 
     it('answers null for an unknown id', async () => {
-      assert.equal(await store.getUpload(newUploadId()), null);
-      assert.equal(await store.updateUpload(newUploadId(), { offset: 5 }), null);
+      assert.equal(await store.uploads.get(newUploadId()), null);
+      assert.equal(await store.uploads.update(newUploadId(), { offset: 5 }), null);
     });
 
     it('rejects a second upload with the same id', async () => {
       const upload = sampleUpload();
-      await store.insertUpload(upload);
-      await assert.rejects(store.insertUpload({ ...upload, size: 1 }));
-      assert.equal((await store.getUpload(upload.id))?.size, 1000);
+      await store.uploads.insert(upload);
+      await assert.rejects(store.uploads.insert({ ...upload, size: 1 }));
+      assert.equal((await store.uploads.get(upload.id))?.size, 1000);
     });
 
     it('applies only the given changes and returns the result', async () => {
       const upload = sampleUpload();
-      await store.insertUpload(upload);
+      await store.uploads.insert(upload);
       const completedAt = new Date('2026-01-02T05:00:00.000Z');
-      const updated = await store.updateUpload(upload.id, {
+      const updated = await store.uploads.update(upload.id, {
         offset: 1000, state: 'completed', completedAt, expiresAt: null, sha256: 'ab'.repeat(32),
       });
       assert.deepEqual(updated, { ...upload, offset: 1000, state: 'completed', completedAt, expiresAt: null, sha256: 'ab'.repeat(32) });
-      assert.deepEqual(await store.getUpload(upload.id), updated);
+      assert.deepEqual(await store.uploads.get(upload.id), updated);
     });
 
     it('sets a deferred size later', async () => {
       const upload = sampleUpload({ size: null });
-      await store.insertUpload(upload);
-      assert.equal((await store.updateUpload(upload.id, { size: 42 }))?.size, 42);
+      await store.uploads.insert(upload);
+      assert.equal((await store.uploads.update(upload.id, { size: 42 }))?.size, 42);
     });
 
     it('lists open uploads whose expiry has passed, oldest first, up to the limit', async () => {
@@ -88,11 +93,11 @@ export function runMetaStoreConformance(name: string, factory: StoreFactory): vo
       const future = sampleUpload({ expiresAt: at(5) });
       const done = sampleUpload({ state: 'completed', expiresAt: at(-90) });
       const gone = sampleUpload({ state: 'terminated', expiresAt: at(-90) });
-      for (const upload of [old, older, exact, future, done, gone]) await store.insertUpload(upload);
+      for (const upload of [old, older, exact, future, done, gone]) await store.uploads.insert(upload);
 
-      const expired = await store.listExpired(now, 10);
+      const expired = await store.uploads.listExpired(now, 10);
       assert.deepEqual(expired.map((u) => u.id), [older.id, old.id, exact.id]);
-      assert.deepEqual((await store.listExpired(now, 2)).map((u) => u.id), [older.id, old.id]);
+      assert.deepEqual((await store.uploads.listExpired(now, 2)).map((u) => u.id), [older.id, old.id]);
     });
 
     it('answers ping while open', async () => {

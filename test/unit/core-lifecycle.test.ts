@@ -6,6 +6,8 @@ import { isFerryError } from '../../src/core/errors.js';
 import { UploadService } from '../../src/core/uploads.js';
 import { MemoryLocker } from '../../src/locks/memory.js';
 import { coreFixture, pieces, randomData, sha256, TEST_LIMITS, type CoreFixture } from '../helpers/core.js';
+import { LibraryService } from '../../src/core/library.js';
+import { LOCAL_USER } from '../../src/core/principal.js';
 
 const exists = (path: string) => access(path).then(() => true, () => false);
 
@@ -16,61 +18,61 @@ describe('UploadService lifecycle', () => {
 
   it('gives every upload a distinct 128-bit id and an expiry', async () => {
     const uploads = fx.service();
-    const a = await uploads.create({ size: 1, metadata: {} });
-    const b = await uploads.create({ size: 1, metadata: {} });
+    const a = await uploads.create(LOCAL_USER, { size: 1, metadata: {} });
+    const b = await uploads.create(LOCAL_USER, { size: 1, metadata: {} });
     assert.match(a.id, /^[0-9a-f]{32}$/);
     assert.notEqual(a.id, b.id);
     assert.ok(a.expiresAt && a.expiresAt.getTime() > Date.now());
   });
 
   it('completes an empty upload at creation', async () => {
-    const upload = await fx.service().create({ size: 0, metadata: {} });
+    const upload = await fx.service().create(LOCAL_USER, { size: 0, metadata: {} });
     assert.equal(upload.state, 'completed');
     assert.equal(upload.sha256, sha256(Buffer.alloc(0)));
   });
 
   it('terminates: bytes removed, upload gone', async () => {
     const uploads = fx.service();
-    const upload = await uploads.create({ size: 10, metadata: {} });
-    await uploads.append(upload.id, { offset: 0, body: pieces(Buffer.from('abc')) });
-    await uploads.terminate(upload.id);
+    const upload = await uploads.create(LOCAL_USER, { size: 10, metadata: {} });
+    await uploads.append(LOCAL_USER, upload.id, { offset: 0, body: pieces(Buffer.from('abc')) });
+    await uploads.terminate(LOCAL_USER, upload.id);
     assert.equal(await exists(join(fx.dir, 'blobs', upload.id.slice(0, 2), upload.id)), false);
-    await assert.rejects(uploads.get(upload.id), (err) => isFerryError(err, 'upload_gone'));
-    await assert.rejects(uploads.get('nope'), (err) => isFerryError(err, 'upload_not_found'));
+    await assert.rejects(uploads.get(LOCAL_USER, upload.id), (err) => isFerryError(err, 'upload_gone'));
+    await assert.rejects(uploads.get(LOCAL_USER, 'nope'), (err) => isFerryError(err, 'upload_not_found'));
   });
 
   it('sweeps expired uploads and their bytes, leaving live and completed ones', async () => {
     let now = new Date('2026-03-01T00:00:00Z');
-    const uploads = new UploadService({ store: fx.store, meta: fx.meta, locker: new MemoryLocker(), limits: TEST_LIMITS, now: () => now });
-    const stale = await uploads.create({ size: 10, metadata: {} });
-    const done = await uploads.create({ size: 3, metadata: {} });
-    await uploads.append(done.id, { offset: 0, body: pieces(Buffer.from('abc')) });
+    const uploads = new UploadService({ store: fx.store, meta: fx.meta, library: new LibraryService({ store: fx.store, meta: fx.meta }), locker: new MemoryLocker(), limits: TEST_LIMITS, now: () => now });
+    const stale = await uploads.create(LOCAL_USER, { size: 10, metadata: {} });
+    const done = await uploads.create(LOCAL_USER, { size: 3, metadata: {} });
+    await uploads.append(LOCAL_USER, done.id, { offset: 0, body: pieces(Buffer.from('abc')) });
     now = new Date(now.getTime() + 30_000);
-    const fresh = await uploads.create({ size: 10, metadata: {} });
+    const fresh = await uploads.create(LOCAL_USER, { size: 10, metadata: {} });
     now = new Date(now.getTime() + 45_000);
     assert.equal(await uploads.sweepExpired(), 1);
-    await assert.rejects(uploads.get(stale.id), (err) => isFerryError(err, 'upload_gone'));
+    await assert.rejects(uploads.get(LOCAL_USER, stale.id), (err) => isFerryError(err, 'upload_gone'));
     assert.equal(await exists(join(fx.dir, 'blobs', stale.id.slice(0, 2), stale.id)), false);
-    assert.equal((await uploads.get(fresh.id)).state, 'open');
-    assert.equal((await uploads.get(done.id)).state, 'completed');
+    assert.equal((await uploads.get(LOCAL_USER, fresh.id)).state, 'open');
+    assert.equal((await uploads.get(LOCAL_USER, done.id)).state, 'completed');
   });
 
   it('concatenates completed partial uploads into a final one with the right digest', async () => {
     const uploads = fx.service();
     const a = randomData(70_000);
     const b = randomData(50_000);
-    const partA = await uploads.create({ size: a.length, metadata: {}, concat: { kind: 'partial' } });
-    const partB = await uploads.create({ size: b.length, metadata: {}, concat: { kind: 'partial' } });
-    await uploads.append(partA.id, { offset: 0, body: pieces(a) });
+    const partA = await uploads.create(LOCAL_USER, { size: a.length, metadata: {}, concat: { kind: 'partial' } });
+    const partB = await uploads.create(LOCAL_USER, { size: b.length, metadata: {}, concat: { kind: 'partial' } });
+    await uploads.append(LOCAL_USER, partA.id, { offset: 0, body: pieces(a) });
     await assert.rejects(
-      uploads.create({ size: null, metadata: {}, concat: { kind: 'final', parts: [partA.id, partB.id] } }),
+      uploads.create(LOCAL_USER, { size: null, metadata: {}, concat: { kind: 'final', parts: [partA.id, partB.id] } }),
       (err) => isFerryError(err, 'invalid_concat'),
     );
-    await uploads.append(partB.id, { offset: 0, body: pieces(b) });
-    const final = await uploads.create({ size: null, metadata: {}, concat: { kind: 'final', parts: [partA.id, partB.id] } });
+    await uploads.append(LOCAL_USER, partB.id, { offset: 0, body: pieces(b) });
+    const final = await uploads.create(LOCAL_USER, { size: null, metadata: {}, concat: { kind: 'final', parts: [partA.id, partB.id] } });
     assert.equal(final.state, 'completed');
     assert.equal(final.size, a.length + b.length);
     assert.equal(final.sha256, sha256(Buffer.concat([a, b])));
-    await assert.rejects(uploads.append(final.id, { offset: final.size!, body: pieces() }), (err) => isFerryError(err, 'final_upload_patch'));
+    await assert.rejects(uploads.append(LOCAL_USER, final.id, { offset: final.size!, body: pieces() }), (err) => isFerryError(err, 'final_upload_patch'));
   });
 });

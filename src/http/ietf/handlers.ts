@@ -1,7 +1,7 @@
 import type { HttpReply, HttpRequest } from '../exchange.js';
 import { FerryError } from '../../core/errors.js';
 import type { Metadata, Upload } from '../../core/upload.js';
-import { fileUrl, routeId, type HttpContext } from '../context.js';
+import { fileUrl, routeId, type HttpContext, ownerOf } from '../context.js';
 import { contentLength, hasBody, header, mediaType } from '../headers.js';
 import { parseMetadata } from '../tus/headers.js';
 import { filenameFromDisposition } from './disposition.js';
@@ -45,7 +45,7 @@ export async function create(ctx: HttpContext, request: HttpRequest, reply: Http
   }
   const size = declaredSize ?? (completes && length !== null ? length : null);
 
-  let upload = await ctx.uploads.create({ size, metadata: creationMetadata(request) });
+  let upload = await ctx.uploads.create(await ownerOf(ctx, request), { size, metadata: creationMetadata(request) });
   const location = fileUrl(ctx, request, upload.id);
   reply.header('Location', location);
   sendInterim(reply, {
@@ -54,7 +54,7 @@ export async function create(ctx: HttpContext, request: HttpRequest, reply: Http
     'Upload-Draft-Interop-Version': String(version),
   });
   if (hasBody(request) || (completes && upload.state !== 'completed')) {
-    upload = await ctx.uploads.append(upload.id, {
+    upload = await ctx.uploads.append(await ownerOf(ctx, request), upload.id, {
       offset: 0, body: request.raw, contentLength: length, declaredSize: size, completes, onProgress: progressReporter(reply, version),
     });
   }
@@ -63,7 +63,7 @@ export async function create(ctx: HttpContext, request: HttpRequest, reply: Http
 
 /** Offset retrieval: HEAD or GET on the upload resource. */
 export async function status(ctx: HttpContext, request: HttpRequest, reply: HttpReply, version: number): Promise<void> {
-  const upload = await ctx.uploads.status(routeId(request));
+  const upload = await ctx.uploads.status(await ownerOf(ctx, request), routeId(request));
   reply
     .header('Upload-Offset', String(upload.offset))
     .header('Upload-Complete', upload.state === 'completed' ? '?1' : '?0')
@@ -82,7 +82,7 @@ export async function append(ctx: HttpContext, request: HttpRequest, reply: Http
   if (offset === undefined) throw new FerryError('invalid_request', 'Upload-Offset is required');
   const completes = sfBoolean(header(request, 'upload-complete'));
   if (completes === undefined) throw new FerryError('invalid_request', 'Upload-Complete is required');
-  const upload = await ctx.uploads.append(routeId(request), {
+  const upload = await ctx.uploads.append(await ownerOf(ctx, request), routeId(request), {
     offset,
     body: request.raw,
     contentLength: contentLength(request),
@@ -95,7 +95,7 @@ export async function append(ctx: HttpContext, request: HttpRequest, reply: Http
 
 /** Upload cancellation. */
 export async function cancel(ctx: HttpContext, request: HttpRequest, reply: HttpReply): Promise<void> {
-  await ctx.uploads.terminate(routeId(request));
+  await ctx.uploads.terminate(await ownerOf(ctx, request), routeId(request));
   await reply.code(204).send();
 }
 

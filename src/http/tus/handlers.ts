@@ -1,7 +1,7 @@
 import type { HttpReply, HttpRequest } from '../exchange.js';
 import { FerryError } from '../../core/errors.js';
 import type { Upload } from '../../core/upload.js';
-import { FILES_PREFIX, fileUrl, routeId, type HttpContext } from '../context.js';
+import { FILES_PREFIX, fileUrl, routeId, type HttpContext, ownerOf } from '../context.js';
 import { contentLength, hasBody, header, mediaType, optionalLength, parseLength } from '../headers.js';
 import { formatConcat, formatMetadata, parseChecksum, parseConcat, parseMetadata } from './headers.js';
 
@@ -54,10 +54,10 @@ export async function create(ctx: HttpContext, request: HttpRequest, reply: Http
     throw new FerryError('body_exceeds_length', 'the request body is longer than Upload-Length');
   }
 
-  let upload = await ctx.uploads.create({ size, metadata, concat });
+  let upload = await ctx.uploads.create(await ownerOf(ctx, request), { size, metadata, concat });
   reply.header('Location', fileUrl(ctx, request, upload.id));
   if (withBody) {
-    upload = await ctx.uploads.append(upload.id, { offset: 0, body: request.raw, contentLength: declaredLength, checksum });
+    upload = await ctx.uploads.append(await ownerOf(ctx, request), upload.id, { offset: 0, body: request.raw, contentLength: declaredLength, checksum });
   }
   describeProgress(reply, upload);
   await reply.code(201).send();
@@ -66,7 +66,7 @@ export async function create(ctx: HttpContext, request: HttpRequest, reply: Http
 /** HEAD: where the upload stands. */
 export async function status(ctx: HttpContext, request: HttpRequest, reply: HttpReply): Promise<void> {
   requireTusResumable(request);
-  const upload = await ctx.uploads.status(routeId(request));
+  const upload = await ctx.uploads.status(await ownerOf(ctx, request), routeId(request));
   reply.header('Cache-Control', 'no-store');
   if (upload.size === null) reply.header('Upload-Defer-Length', '1');
   else reply.header('Upload-Length', String(upload.size));
@@ -83,7 +83,7 @@ export async function append(ctx: HttpContext, request: HttpRequest, reply: Http
   const rawOffset = header(request, 'upload-offset');
   if (rawOffset === undefined) throw new FerryError('invalid_request', 'Upload-Offset is required');
   const offset = parseLength(rawOffset, 'Upload-Offset');
-  const upload = await ctx.uploads.append(routeId(request), {
+  const upload = await ctx.uploads.append(await ownerOf(ctx, request), routeId(request), {
     offset,
     body: request.raw,
     contentLength: contentLength(request),
@@ -97,7 +97,7 @@ export async function append(ctx: HttpContext, request: HttpRequest, reply: Http
 /** DELETE: termination. */
 export async function terminate(ctx: HttpContext, request: HttpRequest, reply: HttpReply): Promise<void> {
   requireTusResumable(request);
-  await ctx.uploads.terminate(routeId(request));
+  await ctx.uploads.terminate(await ownerOf(ctx, request), routeId(request));
   await reply.code(204).send();
 }
 

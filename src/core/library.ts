@@ -1,0 +1,171 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { FileQuery, MetaStore } from '../meta/types.js';
+import { canRead, canTerminate, type BlobStore, type ByteRange } from '../storage/types.js';
+import { FerryError } from './errors.js';
+import type { StoredFile } from './file.js';
+import { cleanFileName, cleanMediaType, parseFileName } from './names.js';
+import type { Principal } from './principal.js';
+import type { Upload } from './upload.js';
+
+export interface FileDetails extends StoredFile {
+  readonly sha1: string | null;
+  readonly md5: string | null;
+}
+
+export interface FileContent {
+  readonly file: StoredFile;
+  readonly body: Readable;
+}
+
+export interface LibraryServiceDeps {
+  readonly store: BlobStore;
+  readonly meta: MetaStore;
+  readonly now?: () => Date;
+}
+
+/** 128 random bits, hex, like upload ids. */
+export function newFileId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/**
+ * Each user's files, over blobs that hold each distinct content once. A user only ever sees their
+ * own files: anyone else's id is answered exactly like an id that does not exist.
+ */
+export class LibraryService {
+  private readonly store: BlobStore;
+  private readonly meta: MetaStore;
+  private readonly now: () => Date;
+
+  constructor(deps: LibraryServiceDeps) {
+    this.store = deps.store;
+    this.meta = deps.meta;
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  list(owner: Principal, query: FileQuery): Promise<{ files: StoredFile[]; total: number }> {
+    return this.meta.library.listFiles(owner.userId, query);
+  }
+
+  async get(owner: Principal, id: string): Promise<FileDetails> {
+    const file = await this.find(owner, id);
+    const blob = await this.meta.library.getBlob(file.sha256);
+    return { ...file, sha1: blob?.sha1 ?? null, md5: blob?.md5 ?? null };
+  }
+
+  async rename(owner: Principal, id: string, name: string): Promise<StoredFile> {
+    const renamed = await this.meta.library.renameFile(owner.userId, id, parseFileName(name), this.now());
+    if (!renamed) throw notFound();
+    return renamed;
+  }
+
+  async remove(owner: Principal, id: string): Promise<void> {
+    if (!(await this.meta.library.deleteFile(owner.userId, id))) throw notFound();
+  }
+
+  /** The file's bytes, or one inclusive range of them. */
+  async openContent(owner: Principal, id: string, range?: ByteRange): Promise<FileContent> {
+    return this.openFileContent(await this.find(owner, id), range);
+  }
+
+  /** The content of a file already looked up (the download of a completed upload). */
+  async openFileContent(file: StoredFile, range?: ByteRange): Promise<FileContent> {
+    const blob = await this.meta.library.getBlob(file.sha256);
+    if (!blob) throw new Error(`file ${file.id} names content ${file.sha256} that has no blob`);
+    if (!canRead(this.store)) throw new FerryError('invalid_request', 'this storage cannot serve downloads');
+    return { file, body: this.store.read(blob.storageKey, range) };
+  }
+
+  async find(owner: Principal, id: string): Promise<StoredFile> {
+    const file = /^[0-9a-f]{32}$/.test(id) ? await this.meta.library.getFile(owner.userId, id) : null;
+    if (!file) throw notFound();
+    return file;
+  }
+
+  /**
+   * Turns a fully received upload into a file of its owner. New content becomes a blob where it
+   * lies; content already stored takes a reference on the existing blob, and this upload's copy is
+   * queued for removal.
+   */
+  async completeUpload(upload: Upload, sha256: string): Promise<Upload> {
+    const completed = await this.meta.library.completeUpload({
+      uploadId: upload.id,
+      changes: this.completionChanges(upload.offset, sha256),
+      file: this.newFile(upload, sha256, upload.offset),
+      storageKey: upload.id,
+      onlyIfStored: false,
+    });
+    if (!completed) throw new Error('completing an upload with its own bytes cannot need stored content');
+    return completed.upload;
+  }
+
+  /**
+   * Completes an upload from content that is already stored, without receiving a byte. Null when
+   * that content is no longer stored (its last file was deleted meanwhile): the upload stays open.
+   */
+  async completeFromStored(upload: Upload, sha256: string, size: number): Promise<Upload | null> {
+    const completed = await this.meta.library.completeUpload({
+      uploadId: upload.id,
+      changes: this.completionChanges(size, sha256),
+      file: this.newFile(upload, sha256, size),
+      storageKey: upload.id,
+      onlyIfStored: true,
+    });
+    return completed?.upload ?? null;
+  }
+
+  /** Removes the bytes of blobs and uploads nothing references any more. Returns how many. */
+  async sweepUnreferenced(batch = 100): Promise<number> {
+    if (!canTerminate(this.store)) return 0;
+    const keys = await this.meta.library.listDeadBlobs(batch);
+    for (const key of keys) {
+      await this.store.remove(key);
+      await this.meta.library.forgetDeadBlob(key);
+    }
+    return keys.length;
+  }
+
+  /**
+   * Fills in SHA-1 and MD5 of new blobs. They are for clients and compatibility protocols that
+   * name files by them; only SHA-256 is needed on the upload path, so these cost one background
+   * read per distinct content instead of hashing time on every upload.
+   */
+  async fillDigests(batch = 10): Promise<number> {
+    if (!canRead(this.store)) return 0;
+    const blobs = await this.meta.library.listBlobsWithoutDigests(batch);
+    for (const blob of blobs) {
+      const sha1 = createHash('sha1');
+      const md5 = createHash('md5');
+      for await (const chunk of this.store.read(blob.storageKey) as AsyncIterable<Buffer>) {
+        sha1.update(chunk);
+        md5.update(chunk);
+      }
+      await this.meta.library.setBlobDigests(blob.sha256, { sha1: sha1.digest('hex'), md5: md5.digest('hex') });
+    }
+    return blobs.length;
+  }
+
+  private completionChanges(size: number, sha256: string) {
+    return { size, offset: size, state: 'completed' as const, completedAt: this.now(), expiresAt: null, sha256 };
+  }
+
+  private newFile(upload: Upload, sha256: string, size: number): StoredFile {
+    const now = this.now();
+    const metadata = upload.metadata;
+    return {
+      id: newFileId(),
+      ownerId: upload.ownerId,
+      name: cleanFileName(metadata.filename ?? metadata.name, `upload-${upload.id.slice(0, 8)}`),
+      size,
+      type: cleanMediaType(metadata.filetype ?? metadata.type ?? metadata.contentType),
+      sha256,
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
+}
+
+function notFound(): FerryError {
+  return new FerryError('file_not_found', 'no such file');
+}

@@ -1,0 +1,156 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { Value } from '@sinclair/typebox/value';
+import { FerryError } from '../../core/errors.js';
+import type { Principal } from '../../core/principal.js';
+import type { HttpContext } from '../context.js';
+import type { HttpReply, HttpRequest } from '../exchange.js';
+import type { Router } from '../router.js';
+
+/** JSON bodies of the API are small; anything larger is refused before it is parsed. */
+const MAX_JSON_BYTES = 64 * 1024;
+
+export interface ApiResponseSpec {
+  readonly description: string;
+  readonly schema?: TSchema;
+  /** A media type other than JSON (file content). */
+  readonly mediaType?: string;
+}
+
+export interface ApiRouteSpec<B extends TSchema | undefined, Q extends TSchema | undefined> {
+  readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Router pattern: `:name` segments are path parameters. */
+  readonly path: string;
+  readonly summary: string;
+  readonly tag: string;
+  /** Public routes need no token (signup, login); all others act for an authenticated user. */
+  readonly public?: boolean;
+  readonly body?: B;
+  readonly query?: Q;
+  /** A raw (non-JSON) request body, described for the document only. */
+  readonly rawBody?: { readonly mediaType: string; readonly description: string };
+  /** Request headers the route reads, described for the document only. */
+  readonly headers?: readonly { readonly name: string; readonly description: string; readonly required?: boolean }[];
+  readonly responses: Readonly<Record<number, ApiResponseSpec>>;
+}
+
+type Input<S> = S extends TSchema ? Static<S> : undefined;
+
+export interface ApiCall<B, Q> {
+  readonly request: HttpRequest;
+  readonly reply: HttpReply;
+  readonly body: B;
+  readonly query: Q;
+  readonly params: Readonly<Record<string, string>>;
+  /** The authenticated user; for public routes, LOCAL_USER is never implied: this is null. */
+  readonly principal: Principal | null;
+}
+
+interface Registered {
+  readonly spec: ApiRouteSpec<TSchema | undefined, TSchema | undefined>;
+}
+
+/**
+ * The /api/v1 routes: each is declared once with the schemas that validate its input, and the
+ * OpenAPI document is generated from those same declarations.
+ */
+export class ApiRegistry {
+  private readonly routes: Registered[] = [];
+
+  constructor(private readonly router: Router, private readonly ctx: HttpContext) {}
+
+  route<B extends TSchema | undefined = undefined, Q extends TSchema | undefined = undefined>(
+    spec: ApiRouteSpec<B, Q>,
+    handler: (call: ApiCall<Input<B>, Input<Q>>) => Promise<void>,
+  ): void {
+    const bodyCheck = spec.body ? TypeCompiler.Compile(spec.body) : null;
+    const queryCheck = spec.query ? TypeCompiler.Compile(spec.query) : null;
+    this.routes.push({ spec: spec as ApiRouteSpec<TSchema | undefined, TSchema | undefined> });
+    this.router.on(spec.method, spec.path, async (request, reply) => {
+      const principal = spec.public ? null : await this.ctx.auth.principal(request);
+      const query = queryCheck ? validate(queryCheck, parseQuery(request, queryCheck.Schema()), 'query') : undefined;
+      const body = bodyCheck ? validate(bodyCheck, await readJson(request), 'body') : undefined;
+      await handler({ request, reply, body: body as Input<B>, query: query as Input<Q>, params: request.params, principal });
+    });
+  }
+
+  /** OpenAPI 3.1: JSON Schema 2020-12 is its schema dialect, so the TypeBox schemas go in as they are. */
+  document(): Record<string, unknown> {
+    const paths: Record<string, Record<string, unknown>> = {};
+    for (const { spec } of this.routes) {
+      const path = spec.path.replace(/:([A-Za-z]+)/g, '{$1}');
+      const parameters: unknown[] = [...spec.path.matchAll(/:([A-Za-z]+)/g)].map((match) => ({
+        name: match[1], in: 'path', required: true, schema: { type: 'string' },
+      }));
+      for (const [name, schema] of Object.entries((spec.query as { properties?: Record<string, TSchema> } | undefined)?.properties ?? {})) {
+        parameters.push({ name, in: 'query', required: (spec.query as { required?: string[] }).required?.includes(name) ?? false, schema: plain(schema) });
+      }
+      for (const header of spec.headers ?? []) {
+        parameters.push({ name: header.name, in: 'header', required: header.required ?? false, description: header.description, schema: { type: 'string' } });
+      }
+      const operation: Record<string, unknown> = {
+        summary: spec.summary,
+        tags: [spec.tag],
+        parameters,
+        responses: Object.fromEntries(Object.entries(spec.responses).map(([status, response]) => [status, responseDoc(response)])),
+      };
+      if (!spec.public) operation.security = [{ bearer: [] }];
+      if (spec.body) operation.requestBody = { required: true, content: { 'application/json': { schema: plain(spec.body) } } };
+      if (spec.rawBody) {
+        operation.requestBody = { required: true, description: spec.rawBody.description, content: { [spec.rawBody.mediaType]: { schema: { type: 'string', format: 'binary' } } } };
+      }
+      (paths[path] ??= {})[spec.method.toLowerCase()] = operation;
+    }
+    return {
+      openapi: '3.1.0',
+      info: { title: 'Ferry API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A session token from login or an API key' } } },
+      paths,
+    };
+  }
+}
+
+function responseDoc(response: ApiResponseSpec): Record<string, unknown> {
+  if (!response.schema && !response.mediaType) return { description: response.description };
+  const mediaType = response.mediaType ?? 'application/json';
+  return { description: response.description, content: { [mediaType]: { schema: response.schema ? plain(response.schema) : { type: 'string', format: 'binary' } } } };
+}
+
+/** TypeBox marks its schemas with symbols; JSON.stringify drops them, leaving plain JSON Schema. */
+function plain(schema: TSchema): unknown {
+  return JSON.parse(JSON.stringify(schema));
+}
+
+function validate<S extends TSchema>(check: TypeCheck<S>, value: unknown, where: string): Static<S> {
+  if (check.Check(value)) return value;
+  const problems = [...check.Errors(value)].slice(0, 10).map((error) => ({ path: error.path || '/', message: error.message }));
+  const first = problems[0];
+  throw new FerryError('invalid_request', `invalid ${where}${first ? `: ${first.path} ${first.message}` : ''}`, { details: { problems } });
+}
+
+/** Query values arrive as strings; they are converted to the schema's types before the check. */
+function parseQuery(request: HttpRequest, schema: TSchema): unknown {
+  const search = new URLSearchParams(request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');
+  const raw: Record<string, string> = {};
+  for (const [key, value] of search) raw[key] = value;
+  return Value.Convert(schema, Value.Default(schema, raw));
+}
+
+async function readJson(request: HttpRequest): Promise<unknown> {
+  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') throw new FerryError('unsupported_media_type', 'send the body as application/json');
+  const declared = Number(request.headers['content-length'] ?? Number.NaN);
+  if (declared > MAX_JSON_BYTES) throw new FerryError('too_large', `a JSON body may be at most ${MAX_JSON_BYTES} bytes`);
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of request.raw as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > MAX_JSON_BYTES) throw new FerryError('too_large', `a JSON body may be at most ${MAX_JSON_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new FerryError('invalid_json', 'the body is not valid JSON');
+  }
+}

@@ -1,0 +1,111 @@
+import { FerryError } from '../../core/errors.js';
+import type { TokenRecord, User } from '../../core/account.js';
+import type { AccountRecords, StoredToken } from '../types.js';
+import { fromMillis, toMillis, type SqliteDatabase } from './database.js';
+
+interface UserRow {
+  id: string;
+  username: string;
+  password_hash: string | null;
+  kind: User['kind'];
+  tenant: string;
+  created_at: number;
+}
+
+interface TokenRow {
+  id: string;
+  user_id: string;
+  kind: TokenRecord['kind'];
+  name: string | null;
+  created_at: number;
+  expires_at: number | null;
+}
+
+export class SqliteAccountRecords implements AccountRecords {
+  constructor(private readonly sqlite: SqliteDatabase) {}
+
+  async insertUser(user: User, passwordHash: string | null): Promise<void> {
+    try {
+      await this.sqlite.write(() => {
+        this.sqlite.db
+          .prepare('INSERT INTO users (id, username, password_hash, kind, tenant, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(user.id, user.username.toLowerCase(), passwordHash, user.kind, user.tenant, user.createdAt.getTime());
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new FerryError('username_taken', 'that username is taken', { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async getUser(id: string): Promise<User | null> {
+    const row = this.sqlite.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+    return row ? fromUserRow(row) : null;
+  }
+
+  async findUserByName(username: string): Promise<{ user: User; passwordHash: string | null } | null> {
+    const row = this.sqlite.db.prepare('SELECT * FROM users WHERE username = ?').get(username.toLowerCase()) as UserRow | undefined;
+    return row ? { user: fromUserRow(row), passwordHash: row.password_hash } : null;
+  }
+
+  async insertToken(token: TokenRecord, tokenHash: string): Promise<void> {
+    await this.sqlite.write(() => {
+      this.sqlite.db
+        .prepare('INSERT INTO tokens (id, token_hash, user_id, kind, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(token.id, tokenHash, token.userId, token.kind, token.name, token.createdAt.getTime(), toMillis(token.expiresAt));
+    });
+  }
+
+  async findToken(tokenHash: string, now: Date): Promise<StoredToken | null> {
+    const row = this.sqlite.db
+      .prepare(
+        `SELECT t.id, t.user_id, t.kind, t.name, t.created_at, t.expires_at,
+                u.username, u.kind AS user_kind, u.tenant, u.created_at AS user_created_at
+         FROM tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)`,
+      )
+      .get(tokenHash, now.getTime()) as (TokenRow & { username: string; user_kind: User['kind']; tenant: string; user_created_at: number }) | undefined;
+    if (!row) return null;
+    return {
+      token: fromTokenRow(row),
+      user: { id: row.user_id, username: row.username, kind: row.user_kind, tenant: row.tenant, createdAt: new Date(row.user_created_at) },
+    };
+  }
+
+  async listTokens(userId: string, kind: TokenRecord['kind']): Promise<TokenRecord[]> {
+    const rows = this.sqlite.db
+      .prepare('SELECT id, user_id, kind, name, created_at, expires_at FROM tokens WHERE user_id = ? AND kind = ? ORDER BY created_at, id')
+      .all(userId, kind) as TokenRow[];
+    return rows.map(fromTokenRow);
+  }
+
+  async deleteToken(userId: string, tokenId: string): Promise<boolean> {
+    return this.sqlite.write(() => this.sqlite.db.prepare('DELETE FROM tokens WHERE id = ? AND user_id = ?').run(tokenId, userId).changes > 0);
+  }
+
+  async deleteTokenByHash(tokenHash: string): Promise<boolean> {
+    return this.sqlite.write(() => this.sqlite.db.prepare('DELETE FROM tokens WHERE token_hash = ?').run(tokenHash).changes > 0);
+  }
+
+  async deleteExpiredTokens(now: Date): Promise<number> {
+    return this.sqlite.write(
+      () => this.sqlite.db.prepare('DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= ?').run(now.getTime()).changes,
+    );
+  }
+}
+
+function fromUserRow(row: UserRow): User {
+  return { id: row.id, username: row.username, kind: row.kind, tenant: row.tenant, createdAt: new Date(row.created_at) };
+}
+
+function fromTokenRow(row: TokenRow): TokenRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    kind: row.kind,
+    name: row.name,
+    createdAt: new Date(row.created_at),
+    expiresAt: fromMillis(row.expires_at),
+  };
+}

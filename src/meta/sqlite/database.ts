@@ -1,0 +1,93 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { MIGRATIONS } from './migrations.js';
+
+/**
+ * One SQLite file in WAL mode, shared by the record stores.
+ *
+ * better-sqlite3 runs on the event loop, so SQLite's own fsync at every commit would stall every
+ * upload in the process for the length of a disk flush. Instead commits do not sync
+ * (synchronous=NORMAL) and each write is made durable by an fdatasync of the WAL file on the thread
+ * pool before it resolves; writes that land together share one flush.
+ */
+export class SqliteDatabase {
+  readonly db: Database.Database;
+  private readonly walPath: string | null;
+  private wal: Promise<FileHandle> | null = null;
+  private flushing: Promise<void> | null = null;
+  private flushQueued: Promise<void> | null = null;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.walPath = path === ':memory:' ? null : `${path}-wal`;
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db);
+  }
+
+  /** Runs `work` as one transaction and resolves once it is durable. */
+  async write<T>(work: () => T): Promise<T> {
+    const result = this.db.transaction(work)();
+    await this.flush();
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await this.flushQueued;
+    await this.flushing;
+    if (this.wal) await (await this.wal).close();
+    this.db.close();
+  }
+
+  /**
+   * Resolves once every commit made before the call is on disk. A flush already running may have
+   * started before this commit, so callers then wait for the next one, which all of them share.
+   */
+  private flush(): Promise<void> {
+    if (this.walPath === null) return Promise.resolve();
+    if (this.flushQueued) return this.flushQueued;
+    if (!this.flushing) {
+      this.flushing = this.syncWal().finally(() => { this.flushing = null; });
+      return this.flushing;
+    }
+    this.flushQueued = this.flushing.catch(() => undefined).then(() => {
+      this.flushQueued = null;
+      return this.flush();
+    });
+    return this.flushQueued;
+  }
+
+  private async syncWal(): Promise<void> {
+    this.wal ??= open(this.walPath!, 'r');
+    await (await this.wal).datasync();
+  }
+}
+
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)');
+  const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+  for (const [index, sql] of MIGRATIONS.entries()) {
+    const version = index + 1;
+    if (applied.has(version)) continue;
+    db.pragma('foreign_keys = OFF');
+    db.transaction(() => {
+      db.exec(sql);
+      db.prepare('INSERT INTO schema_migrations (version) VALUES (?)').run(version);
+    })();
+    db.pragma('foreign_keys = ON');
+  }
+}
+
+/** Dates are stored as epoch milliseconds. */
+export function toMillis(date: Date | null): number | null {
+  return date === null ? null : date.getTime();
+}
+
+export function fromMillis(value: number | null): Date | null {
+  return value === null ? null : new Date(value);
+}

@@ -1,0 +1,219 @@
+import type { Blob, StoredFile } from '../../core/file.js';
+import type { DedupScope, FileQuery, LibraryRecords, ProofChallengeRecord, UploadCompletion } from '../types.js';
+import type { Upload } from '../../core/upload.js';
+import { fromUploadRow, updateUploadRow, type UploadRow } from './uploads.js';
+import type { SqliteDatabase } from './database.js';
+
+interface FileRow {
+  id: string;
+  owner_id: string;
+  name: string;
+  size: number;
+  type: string;
+  sha256: string;
+  created_at: number;
+  updated_at: number;
+}
+
+interface BlobRow {
+  sha256: string;
+  storage_key: string;
+  size: number;
+  refs: number;
+  sha1: string | null;
+  md5: string | null;
+  created_at: number;
+}
+
+const SORT_COLUMN: Record<FileQuery['sort'], string> = { name: 'name', size: 'size', time: 'created_at' };
+
+/**
+ * Files and the blobs under them. Every change to a reference count happens in the same
+ * transaction as the change to the file that causes it, so a blob is never seen with a count that
+ * disagrees with its files, and a blob whose count reaches zero is gone from the table in the same
+ * instant: a concurrent completion then finds no blob and keeps its own bytes instead.
+ */
+export class SqliteLibraryRecords implements LibraryRecords {
+  constructor(private readonly sqlite: SqliteDatabase) {}
+
+  private get db() {
+    return this.sqlite.db;
+  }
+
+  async completeUpload(completion: UploadCompletion): Promise<{ upload: Upload; file: StoredFile; deduplicated: boolean } | null> {
+    const { file, storageKey } = completion;
+    return this.sqlite.write(() => {
+      const blob = this.blobRow(file.sha256);
+      if (blob) {
+        this.db.prepare('UPDATE blobs SET refs = refs + 1 WHERE sha256 = ?').run(file.sha256);
+        this.queueRemoval(storageKey, file.createdAt);
+      } else if (completion.onlyIfStored) {
+        return null;
+      } else {
+        this.db
+          .prepare('INSERT INTO blobs (sha256, storage_key, size, refs, created_at) VALUES (?, ?, ?, 1, ?)')
+          .run(file.sha256, storageKey, file.size, file.createdAt.getTime());
+      }
+      this.db.prepare('INSERT INTO files VALUES (@id, @owner_id, @name, @size, @type, @sha256, @created_at, @updated_at)').run(toFileRow(file));
+      updateUploadRow(this.db, completion.uploadId, { ...completion.changes, fileId: file.id });
+      const upload = fromUploadRow(this.db.prepare('SELECT * FROM uploads WHERE id = ?').get(completion.uploadId) as UploadRow);
+      return { upload, file, deduplicated: blob !== null };
+    });
+  }
+
+  async getFile(ownerId: string, id: string): Promise<StoredFile | null> {
+    const row = this.db.prepare('SELECT * FROM files WHERE id = ? AND owner_id = ?').get(id, ownerId) as FileRow | undefined;
+    return row ? fromFileRow(row) : null;
+  }
+
+  async listFiles(ownerId: string, query: FileQuery): Promise<{ files: StoredFile[]; total: number }> {
+    const where = ['owner_id = @ownerId'];
+    const params: Record<string, unknown> = { ownerId, limit: query.limit, offset: query.offset };
+    if (query.nameContains !== null) {
+      where.push('instr(lower(name), lower(@contains)) > 0');
+      params.contains = query.nameContains;
+    }
+    if (query.folder !== null) {
+      where.push('substr(name, 1, length(@folder)) = @folder');
+      params.folder = query.folder;
+    }
+    const filter = where.join(' AND ');
+    const direction = query.order === 'desc' ? 'DESC' : 'ASC';
+    const rows = this.db
+      .prepare(`SELECT * FROM files WHERE ${filter} ORDER BY ${SORT_COLUMN[query.sort]} ${direction}, id ${direction} LIMIT @limit OFFSET @offset`)
+      .all(params) as FileRow[];
+    const { total } = this.db.prepare(`SELECT count(*) AS total FROM files WHERE ${filter}`).get(params) as { total: number };
+    return { files: rows.map(fromFileRow), total };
+  }
+
+  async renameFile(ownerId: string, id: string, name: string, now: Date): Promise<StoredFile | null> {
+    const changed = await this.sqlite.write(
+      () => this.db.prepare('UPDATE files SET name = ?, updated_at = ? WHERE id = ? AND owner_id = ?').run(name, now.getTime(), id, ownerId).changes,
+    );
+    return changed > 0 ? this.getFile(ownerId, id) : null;
+  }
+
+  async deleteFile(ownerId: string, id: string): Promise<boolean> {
+    return this.sqlite.write(() => {
+      const file = this.db.prepare('SELECT sha256 FROM files WHERE id = ? AND owner_id = ?').get(id, ownerId) as { sha256: string } | undefined;
+      if (!file) return false;
+      this.db.prepare('DELETE FROM files WHERE id = ?').run(id);
+      const blob = this.blobRow(file.sha256)!;
+      if (blob.refs > 1) {
+        this.db.prepare('UPDATE blobs SET refs = refs - 1 WHERE sha256 = ?').run(file.sha256);
+      } else {
+        this.db.prepare('DELETE FROM blobs WHERE sha256 = ?').run(file.sha256);
+        this.queueRemoval(blob.storage_key, new Date());
+      }
+      return true;
+    });
+  }
+
+  async getBlob(sha256: string): Promise<Blob | null> {
+    const row = this.blobRow(sha256);
+    return row ? fromBlobRow(row) : null;
+  }
+
+  async findOwnedContent(ownerId: string, sha256: string): Promise<StoredFile | null> {
+    const row = this.db.prepare('SELECT * FROM files WHERE owner_id = ? AND sha256 = ? LIMIT 1').get(ownerId, sha256) as FileRow | undefined;
+    return row ? fromFileRow(row) : null;
+  }
+
+  async findBlobInScope(sha256: string, scope: DedupScope): Promise<Blob | null> {
+    if (scope.kind === 'user') return null;
+    if (scope.kind === 'global') return this.getBlob(sha256);
+    const row = this.db
+      .prepare(
+        `SELECT b.* FROM blobs b WHERE b.sha256 = ? AND EXISTS (
+           SELECT 1 FROM files f JOIN users u ON u.id = f.owner_id WHERE f.sha256 = b.sha256 AND u.tenant = ?)`,
+      )
+      .get(sha256, scope.tenant) as BlobRow | undefined;
+    return row ? fromBlobRow(row) : null;
+  }
+
+  async setBlobDigests(sha256: string, digests: { sha1: string; md5: string }): Promise<void> {
+    await this.sqlite.write(() => {
+      this.db.prepare('UPDATE blobs SET sha1 = ?, md5 = ? WHERE sha256 = ?').run(digests.sha1, digests.md5, sha256);
+    });
+  }
+
+  async listBlobsWithoutDigests(limit: number): Promise<Blob[]> {
+    const rows = this.db.prepare('SELECT * FROM blobs WHERE sha1 IS NULL ORDER BY created_at LIMIT ?').all(limit) as BlobRow[];
+    return rows.map(fromBlobRow);
+  }
+
+  async listDeadBlobs(limit: number): Promise<string[]> {
+    return this.db.prepare('SELECT storage_key FROM dead_blobs ORDER BY since LIMIT ?').pluck().all(limit) as string[];
+  }
+
+  async forgetDeadBlob(storageKey: string): Promise<void> {
+    await this.sqlite.write(() => {
+      this.db.prepare('DELETE FROM dead_blobs WHERE storage_key = ?').run(storageKey);
+    });
+  }
+
+  async putChallenge(record: ProofChallengeRecord): Promise<void> {
+    await this.sqlite.write(() => {
+      this.db
+        .prepare('INSERT OR REPLACE INTO upload_challenges (upload_id, challenge, expires_at) VALUES (?, ?, ?)')
+        .run(record.uploadId, record.challenge, record.expiresAt.getTime());
+    });
+  }
+
+  async takeChallenge(uploadId: string): Promise<ProofChallengeRecord | null> {
+    return this.sqlite.write(() => {
+      const row = this.db.prepare('SELECT * FROM upload_challenges WHERE upload_id = ?').get(uploadId) as
+        | { upload_id: string; challenge: string; expires_at: number }
+        | undefined;
+      if (!row) return null;
+      this.db.prepare('DELETE FROM upload_challenges WHERE upload_id = ?').run(uploadId);
+      return { uploadId: row.upload_id, challenge: row.challenge, expiresAt: new Date(row.expires_at) };
+    });
+  }
+
+  private blobRow(sha256: string): BlobRow | null {
+    return (this.db.prepare('SELECT * FROM blobs WHERE sha256 = ?').get(sha256) as BlobRow | undefined) ?? null;
+  }
+
+  private queueRemoval(storageKey: string, since: Date): void {
+    this.db.prepare('INSERT OR IGNORE INTO dead_blobs (storage_key, since) VALUES (?, ?)').run(storageKey, since.getTime());
+  }
+}
+
+function toFileRow(file: StoredFile): FileRow {
+  return {
+    id: file.id,
+    owner_id: file.ownerId,
+    name: file.name,
+    size: file.size,
+    type: file.type,
+    sha256: file.sha256,
+    created_at: file.createdAt.getTime(),
+    updated_at: file.updatedAt.getTime(),
+  };
+}
+
+function fromFileRow(row: FileRow): StoredFile {
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    name: row.name,
+    size: row.size,
+    type: row.type,
+    sha256: row.sha256,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+function fromBlobRow(row: BlobRow): Blob {
+  return {
+    sha256: row.sha256,
+    storageKey: row.storage_key,
+    size: row.size,
+    refs: row.refs,
+    sha1: row.sha1,
+    md5: row.md5,
+    createdAt: new Date(row.created_at),
+  };
+}

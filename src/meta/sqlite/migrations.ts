@@ -1,0 +1,98 @@
+/** Applied in order, each once; never edit one that has shipped, add the next. */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE uploads (
+     id           TEXT PRIMARY KEY,
+     size         INTEGER,
+     offset       INTEGER NOT NULL,
+     metadata     TEXT NOT NULL,
+     state        TEXT NOT NULL CHECK (state IN ('open', 'completed', 'terminated', 'expired')),
+     concat       TEXT,
+     created_at   INTEGER NOT NULL,
+     expires_at   INTEGER,
+     completed_at INTEGER,
+     sha256       TEXT
+   );
+   CREATE INDEX uploads_open_expiry ON uploads (expires_at) WHERE state = 'open';`,
+  // Users, tokens, the file library over content-addressed blobs, and the native chunk API.
+  `CREATE TABLE users (
+     id            TEXT PRIMARY KEY,
+     username      TEXT NOT NULL UNIQUE,
+     password_hash TEXT,
+     kind          TEXT NOT NULL CHECK (kind IN ('person', 'service')),
+     tenant        TEXT NOT NULL,
+     created_at    INTEGER NOT NULL
+   );
+   INSERT INTO users (id, username, password_hash, kind, tenant, created_at)
+     VALUES ('00000000000000000000000000000000', 'local', NULL, 'service', 'default', 0);
+   CREATE TABLE tokens (
+     id         TEXT PRIMARY KEY,
+     token_hash TEXT NOT NULL UNIQUE,
+     user_id    TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+     kind       TEXT NOT NULL CHECK (kind IN ('session', 'api_key')),
+     name       TEXT,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER
+   );
+   CREATE INDEX tokens_user ON tokens (user_id, kind);
+
+   CREATE TABLE uploads_v2 (
+     id              TEXT PRIMARY KEY,
+     owner_id        TEXT NOT NULL,
+     size            INTEGER,
+     offset          INTEGER NOT NULL,
+     metadata        TEXT NOT NULL,
+     state           TEXT NOT NULL CHECK (state IN ('open', 'paused', 'completed', 'terminated', 'expired')),
+     concat          TEXT,
+     created_at      INTEGER NOT NULL,
+     expires_at      INTEGER,
+     completed_at    INTEGER,
+     sha256          TEXT,
+     chunk_size      INTEGER,
+     expected_sha256 TEXT,
+     file_id         TEXT
+   );
+   INSERT INTO uploads_v2 (id, owner_id, size, offset, metadata, state, concat, created_at, expires_at, completed_at, sha256)
+     SELECT id, '00000000000000000000000000000000', size, offset, metadata, state, concat, created_at, expires_at, completed_at, sha256
+     FROM uploads;
+   DROP TABLE uploads;
+   ALTER TABLE uploads_v2 RENAME TO uploads;
+   CREATE INDEX uploads_unfinished_expiry ON uploads (expires_at) WHERE state IN ('open', 'paused');
+
+   CREATE TABLE upload_chunks (
+     upload_id TEXT NOT NULL,
+     idx       INTEGER NOT NULL,
+     PRIMARY KEY (upload_id, idx)
+   ) WITHOUT ROWID;
+   CREATE TABLE upload_challenges (
+     upload_id  TEXT PRIMARY KEY,
+     challenge  TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+
+   CREATE TABLE blobs (
+     sha256      TEXT PRIMARY KEY,
+     storage_key TEXT NOT NULL UNIQUE,
+     size        INTEGER NOT NULL,
+     refs        INTEGER NOT NULL CHECK (refs > 0),
+     sha1        TEXT,
+     md5         TEXT,
+     created_at  INTEGER NOT NULL
+   );
+   CREATE TABLE dead_blobs (
+     storage_key TEXT PRIMARY KEY,
+     since       INTEGER NOT NULL
+   );
+   CREATE TABLE files (
+     id         TEXT PRIMARY KEY,
+     owner_id   TEXT NOT NULL REFERENCES users (id),
+     name       TEXT NOT NULL,
+     size       INTEGER NOT NULL,
+     type       TEXT NOT NULL,
+     sha256     TEXT NOT NULL REFERENCES blobs (sha256),
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX files_owner_name ON files (owner_id, name);
+   CREATE INDEX files_owner_sha256 ON files (owner_id, sha256);
+   CREATE INDEX files_sha256 ON files (sha256);`,
+];
