@@ -7,6 +7,7 @@ import { UploadService } from './core/uploads.js';
 import { buildApp } from './http/app.js';
 import { startMaintenance } from './jobs/maintenance.js';
 import { MemoryLocker } from './locks/memory.js';
+import type { MetaStore } from './meta/types.js';
 import { SqliteMetaStore } from './meta/sqlite/index.js';
 import { LocalBlobStore } from './storage/local.js';
 
@@ -17,6 +18,8 @@ export interface RunningServer {
   readonly uploads: UploadService;
   readonly library: LibraryService;
   readonly accounts: AccountService;
+  /** The metadata store, for tests and tools that set up records no API creates. */
+  readonly meta: MetaStore;
   /** Base URL the server listens on, e.g. http://127.0.0.1:8080 */
   readonly url: string;
   close(): Promise<void>;
@@ -63,6 +66,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     uploads,
     library,
     accounts,
+    meta,
     url: `http://${host}:${port}`,
     close: async () => {
       uploads.stopAppends();

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { FileQuery, MetaStore } from '../meta/types.js';
 import { canRead, canTerminate, type BlobStore, type ByteRange } from '../storage/types.js';
 import { FerryError } from './errors.js';
-import type { StoredFile } from './file.js';
+import type { Blob, StoredFile } from './file.js';
 import { cleanFileName, cleanMediaType, parseFileName } from './names.js';
 import type { Principal } from './principal.js';
 import type { Upload } from './upload.js';
@@ -44,20 +44,23 @@ export class LibraryService {
     this.now = deps.now ?? (() => new Date());
   }
 
-  list(owner: Principal, query: FileQuery): Promise<{ files: StoredFile[]; total: number }> {
-    return this.meta.library.listFiles(owner.userId, query);
+  async list(owner: Principal, query: FileQuery): Promise<{ files: FileDetails[]; total: number }> {
+    // Names are stored in NFC, so a search typed in another normalization form must be converted to match.
+    const nameContains = query.nameContains?.normalize('NFC') ?? null;
+    const { files, total } = await this.meta.library.listFiles(owner.userId, { ...query, nameContains });
+    return { files: await this.withDigests(files), total };
   }
 
   async get(owner: Principal, id: string): Promise<FileDetails> {
-    const file = await this.find(owner, id);
-    const blob = await this.meta.library.getBlob(file.sha256);
-    return { ...file, sha1: blob?.sha1 ?? null, md5: blob?.md5 ?? null };
+    const [details] = await this.withDigests([await this.find(owner, id)]);
+    return details!;
   }
 
-  async rename(owner: Principal, id: string, name: string): Promise<StoredFile> {
+  async rename(owner: Principal, id: string, name: string): Promise<FileDetails> {
     const renamed = await this.meta.library.renameFile(owner.userId, id, parseFileName(name), this.now());
     if (!renamed) throw notFound();
-    return renamed;
+    const [details] = await this.withDigests([renamed]);
+    return details!;
   }
 
   async remove(owner: Principal, id: string): Promise<void> {
@@ -72,7 +75,9 @@ export class LibraryService {
   /** The content of a file already looked up (the download of a completed upload). */
   async openFileContent(file: StoredFile, range?: ByteRange): Promise<FileContent> {
     const blob = await this.meta.library.getBlob(file.sha256);
-    if (!blob) throw new Error(`file ${file.id} names content ${file.sha256} that has no blob`);
+    // A file row cannot outlive its blob (foreign key), so a missing blob means the file was deleted
+    // since it was looked up: that is the client's 404, not a server fault.
+    if (!blob) throw notFound();
     if (!canRead(this.store)) throw new FerryError('invalid_request', 'this storage cannot serve downloads');
     return { file, body: this.store.read(blob.storageKey, range) };
   }
@@ -144,6 +149,20 @@ export class LibraryService {
       await this.meta.library.setBlobDigests(blob.sha256, { sha1: sha1.digest('hex'), md5: md5.digest('hex') });
     }
     return blobs.length;
+  }
+
+  /**
+   * SHA-1 and MD5 live on the blob. One lookup per distinct content of a page (at most 1000, by
+   * primary key) keeps the record-store contract unchanged; a store that pays a round trip per
+   * lookup should answer listFiles with a join instead.
+   */
+  private async withDigests(files: readonly StoredFile[]): Promise<FileDetails[]> {
+    const blobs = new Map<string, Blob | null>();
+    for (const sha256 of new Set(files.map((file) => file.sha256))) blobs.set(sha256, await this.meta.library.getBlob(sha256));
+    return files.map((file) => {
+      const blob = blobs.get(file.sha256);
+      return { ...file, sha1: blob?.sha1 ?? null, md5: blob?.md5 ?? null };
+    });
   }
 
   private completionChanges(size: number, sha256: string) {

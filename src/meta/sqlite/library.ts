@@ -34,7 +34,10 @@ const SORT_COLUMN: Record<FileQuery['sort'], string> = { name: 'name', size: 'si
  * instant: a concurrent completion then finds no blob and keeps its own bytes instead.
  */
 export class SqliteLibraryRecords implements LibraryRecords {
-  constructor(private readonly sqlite: SqliteDatabase) {}
+  constructor(private readonly sqlite: SqliteDatabase) {
+    // SQLite's own lower() folds ASCII only: a search for "RÉSUMÉ" must still find "résumé.pdf".
+    sqlite.db.function('unicode_lower', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
+  }
 
   private get db() {
     return this.sqlite.db;
@@ -70,7 +73,7 @@ export class SqliteLibraryRecords implements LibraryRecords {
     const where = ['owner_id = @ownerId'];
     const params: Record<string, unknown> = { ownerId, limit: query.limit, offset: query.offset };
     if (query.nameContains !== null) {
-      where.push('instr(lower(name), lower(@contains)) > 0');
+      where.push('instr(unicode_lower(name), unicode_lower(@contains)) > 0');
       params.contains = query.nameContains;
     }
     if (query.folder !== null) {
