@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 import { ConfigError, loadConfig } from '../config.js';
+import { FerryError } from '../core/errors.js';
 import { startServer } from '../server.js';
+import { SERVICE_ACCOUNT_USAGE, serviceAccount, UsageError } from './service-account.js';
 
 const USAGE = `Usage: ferry <command>
 
+Settings come from FERRY_* variables or FERRY_CONFIG.
+
 Commands:
-  serve     start the upload server (settings from FERRY_* variables or FERRY_CONFIG)
-  help      show this text
+  serve     start the upload server
+${SERVICE_ACCOUNT_USAGE}  help      show this text
 `;
 
 async function serve(): Promise<void> {
@@ -21,9 +25,13 @@ async function serve(): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [command] = argv;
+  const [command, ...args] = argv;
   if (command === 'serve') {
     await serve();
+    return 0;
+  }
+  if (command === 'service-account') {
+    await serviceAccount(args, loadConfig(), process.stdout);
     return 0;
   }
   process.stdout.write(USAGE);
@@ -33,7 +41,12 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => { if (code !== 0) process.exitCode = code; },
   (err: unknown) => {
-    if (err instanceof ConfigError) process.stderr.write(`ferry: ${err.message}\n`);
+    if (err instanceof UsageError) {
+      process.stderr.write(`ferry: ${err.message}\n${USAGE}`);
+      process.exit(2);
+    }
+    // Expected failures (a bad setting, a taken name) are one line; anything else is a bug with its stack.
+    if (err instanceof ConfigError || err instanceof FerryError) process.stderr.write(`ferry: ${err.message}\n`);
     else process.stderr.write(`ferry: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);
   },

@@ -23,6 +23,8 @@ export async function sendError(ctx: HttpContext, request: HttpRequest, reply: H
   // A body nobody will read is not worth receiving: close the connection rather than drain it.
   if (!request.raw.complete && bodyIsLarge(request)) reply.header('Connection', 'close');
   reply.code(ferry.status);
+  // RFC 9110 §15.5.2: a 401 names the scheme that would be accepted.
+  if (ferry.status === 401) reply.header('WWW-Authenticate', 'Bearer');
 
   const version = ietfVersionOf(request);
   if (version !== null) {

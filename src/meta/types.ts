@@ -28,6 +28,8 @@ export interface AccountRecords {
   insertUser(user: User, passwordHash: string | null): Promise<void>;
   getUser(id: string): Promise<User | null>;
   findUserByName(username: string): Promise<{ user: User; passwordHash: string | null } | null>;
+  /** Users of this kind, oldest first. */
+  listUsers(kind: User['kind']): Promise<User[]>;
   insertToken(token: TokenRecord, tokenHash: string): Promise<void>;
   /** The token with this hash and its user, if it exists and has not expired at `now`. */
   findToken(tokenHash: string, now: Date): Promise<StoredToken | null>;

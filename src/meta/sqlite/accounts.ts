@@ -49,6 +49,11 @@ export class SqliteAccountRecords implements AccountRecords {
     return row ? { user: fromUserRow(row), passwordHash: row.password_hash } : null;
   }
 
+  async listUsers(kind: User['kind']): Promise<User[]> {
+    const rows = this.sqlite.db.prepare('SELECT * FROM users WHERE kind = ? ORDER BY created_at, id').all(kind) as UserRow[];
+    return rows.map(fromUserRow);
+  }
+
   async insertToken(token: TokenRecord, tokenHash: string): Promise<void> {
     await this.sqlite.write(() => {
       this.sqlite.db
