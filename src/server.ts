@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { AccountService } from './core/accounts.js';
+import { ChunkedUploads } from './core/chunked.js';
 import { LibraryService } from './core/library.js';
 import { UploadService } from './core/uploads.js';
 import { buildApp } from './http/app.js';
@@ -16,6 +17,7 @@ const SHUTDOWN_GRACE_MS = 5_000;
 export interface RunningServer {
   readonly log: Logger;
   readonly uploads: UploadService;
+  readonly chunked: ChunkedUploads;
   readonly library: LibraryService;
   readonly accounts: AccountService;
   /** The metadata store, for tests and tools that set up records no API creates. */
@@ -43,12 +45,16 @@ export async function startServer(config: Config): Promise<RunningServer> {
       checkpointBytes: config.checkpointBytes,
     },
   });
+  const chunked = new ChunkedUploads({
+    uploads, library, store, meta, dedupScope: config.dedupScope, defaultChunkSize: config.defaultChunkSize,
+  });
   await uploads.ready();
-  const { server, log } = buildApp(config, { uploads, library, accounts });
+  const { server, log } = buildApp(config, { uploads, chunked, library, accounts });
   const maintenance = startMaintenance([
     { name: 'expired uploads', run: () => uploads.sweepExpired() },
     { name: 'unreferenced bytes', run: () => library.sweepUnreferenced() },
     { name: 'digests', run: () => library.fillDigests() },
+    { name: 'expired tokens', run: () => accounts.sweepExpired() },
   ], config.expirySweepSeconds * 1000, log);
   uploads.events.on('completed', () => maintenance.kick('digests'));
   await new Promise<void>((resolve, reject) => {
@@ -64,6 +70,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   return {
     log,
     uploads,
+    chunked,
     library,
     accounts,
     meta,

@@ -81,6 +81,11 @@ export class AccountService {
     return found ? { userId: found.user.id, tenant: found.user.tenant } : null;
   }
 
+  /** Deletes expired sessions and keys; they already fail authentication, this frees their rows. */
+  sweepExpired(): Promise<number> {
+    return this.meta.accounts.deleteExpiredTokens(this.now());
+  }
+
   async getUser(id: string): Promise<User | null> {
     return this.meta.accounts.getUser(id);
   }

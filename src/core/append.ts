@@ -1,11 +1,10 @@
 import type { Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { MetaStore } from '../meta/types.js';
 import { canDeferLength, canRead, type BlobStore } from '../storage/types.js';
 import { FerryError } from './errors.js';
 import type { UploadEventBus } from './events.js';
-import { UploadSink } from './sink.js';
+import { receiveBody, UploadSink } from './sink.js';
 import { checksumVerifier, newSha256, type ChecksumExpectation, type ContentHashes } from './integrity.js';
 import type { Upload } from './upload.js';
 import type { UploadLimits } from './uploads.js';
@@ -78,22 +77,7 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
       request.onProgress?.(durable);
     },
   });
-  // A stalled client may never send another byte: cutting its body off is what ends the wait.
-  const cutOff = () => request.body.destroy(new FerryError('client_aborted', 'another request took over this upload'));
-  letGo.addEventListener('abort', cutOff, { once: true });
-  let aborted = false;
-  try {
-    if (letGo.aborted) cutOff();
-    await pipeline(request.body, sink);
-  } catch {
-    // The body broke off (client gone, cut off) or ran past the length: decided below.
-    aborted = true;
-  } finally {
-    letGo.removeEventListener('abort', cutOff);
-    await sink.settled().finally(async () => {
-      await writer.sync().finally(() => writer.close());
-    });
-  }
+  const aborted = await receiveBody(request.body, sink, writer, letGo);
   if (sink.storageError) throw sink.storageError;
 
   const reached = upload.offset + sink.stored;

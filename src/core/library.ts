@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { FileQuery, MetaStore } from '../meta/types.js';
+import type { DedupScope, FileQuery, MetaStore } from '../meta/types.js';
 import { canRead, canTerminate, type BlobStore, type ByteRange } from '../storage/types.js';
 import { FerryError } from './errors.js';
 import type { Blob, StoredFile } from './file.js';
@@ -80,6 +80,21 @@ export class LibraryService {
     if (!blob) throw notFound();
     if (!canRead(this.store)) throw new FerryError('invalid_request', 'this storage cannot serve downloads');
     return { file, body: this.store.read(blob.storageKey, range) };
+  }
+
+  /** One of the owner's files with this content, if any (a re-upload of it can complete at once). */
+  findOwnedContent(owner: Principal, sha256: string): Promise<StoredFile | null> {
+    return this.meta.library.findOwnedContent(owner.userId, sha256);
+  }
+
+  /** Stored content that a proof of possession may reach, within the dedup scope. */
+  findReachableBlob(sha256: string, scope: DedupScope): Promise<Blob | null> {
+    return this.meta.library.findBlobInScope(sha256, scope);
+  }
+
+  readBlob(blob: Blob, range: ByteRange): AsyncIterable<Buffer> {
+    if (!canRead(this.store)) throw new FerryError('invalid_request', 'this storage cannot read blobs');
+    return this.store.read(blob.storageKey, range) as AsyncIterable<Buffer>;
   }
 
   async find(owner: Principal, id: string): Promise<StoredFile> {

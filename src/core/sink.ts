@@ -1,4 +1,5 @@
-import { Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { BlobWriter } from '../storage/types.js';
 import { FerryError } from './errors.js';
 
@@ -107,5 +108,28 @@ export class UploadSink extends Writable {
       })
       .catch((err: unknown) => { this.checkpointError ??= err; })
       .finally(() => { this.checkpoint = null; });
+  }
+}
+
+/**
+ * Streams a request body into the sink until the body ends, breaks off or is cut off by `letGo`
+ * (a stalled client may never send another byte: cutting its body off is what ends the wait), then
+ * makes everything written durable and closes the writer. True when the body did not end cleanly
+ * (client gone, cut off, or past the limit); the caller decides what that means.
+ */
+export async function receiveBody(body: Readable, sink: UploadSink, writer: BlobWriter, letGo: AbortSignal): Promise<boolean> {
+  const cutOff = () => body.destroy(new FerryError('client_aborted', 'another request took over this upload'));
+  letGo.addEventListener('abort', cutOff, { once: true });
+  try {
+    if (letGo.aborted) cutOff();
+    await pipeline(body, sink);
+    return false;
+  } catch {
+    return true;
+  } finally {
+    letGo.removeEventListener('abort', cutOff);
+    await sink.settled().finally(async () => {
+      await writer.sync().finally(() => writer.close());
+    });
   }
 }

@@ -151,17 +151,25 @@ export class UploadService {
     try {
       const upload = await this.get(owner, id);
       if (upload.chunkSize !== null) throw new FerryError('invalid_request', 'this upload takes numbered chunks (native chunk API)');
-      const letGo = new AbortController();
-      if (this.stopped || lock.releaseRequested.aborted) letGo.abort();
-      lock.releaseRequested.addEventListener('abort', () => letGo.abort(), { once: true });
-      this.streaming.add(letGo);
-      try {
-        return await appendToUpload(this.appendContext, upload, request, letGo.signal);
-      } finally {
-        this.streaming.delete(letGo);
-      }
+      return await this.streamUnder(lock, (letGo) => appendToUpload(this.appendContext, upload, request, letGo));
     } finally {
       await lock.release();
+    }
+  }
+
+  /**
+   * Runs a request that streams a body into storage under `lock`. The signal fires when the body
+   * should be cut off: another request wants the lock, or the server is shutting down.
+   */
+  async streamUnder<T>(lock: Lock, work: (letGo: AbortSignal) => Promise<T>): Promise<T> {
+    const letGo = new AbortController();
+    if (this.stopped || lock.releaseRequested.aborted) letGo.abort();
+    lock.releaseRequested.addEventListener('abort', () => letGo.abort(), { once: true });
+    this.streaming.add(letGo);
+    try {
+      return await work(letGo.signal);
+    } finally {
+      this.streaming.delete(letGo);
     }
   }
 
@@ -177,13 +185,24 @@ export class UploadService {
     try {
       const upload = await this.get(owner, id);
       if (upload.fileId !== null) await this.library.remove(owner, upload.fileId).catch(ignoreCode('file_not_found'));
-      else await this.store.remove(upload.id);
-      this.hashes.forget(upload.id);
-      const ended = await this.meta.uploads.update(upload.id, { state: 'terminated', expiresAt: null });
-      if (ended) this.events.emit('terminated', ended);
+      await this.discard(upload);
     } finally {
       await lock.release();
     }
+  }
+
+  /** Ends an unfinished upload and frees its bytes; the caller holds its lock. */
+  async discard(upload: Upload): Promise<void> {
+    if (upload.fileId === null && canTerminate(this.store)) await this.store.remove(upload.id);
+    this.hashes.forget(upload.id);
+    const ended = await this.meta.uploads.update(upload.id, { state: 'terminated', expiresAt: null });
+    if (ended) this.events.emit('terminated', ended);
+  }
+
+  /** Bytes an unfinished upload holds, for re-hashing them. */
+  readStored(id: string, range: { start: number; end: number }): AsyncIterable<Buffer> {
+    if (!canRead(this.store)) throw new FerryError('invalid_request', 'this storage cannot read back uploads');
+    return this.store.read(id, range) as AsyncIterable<Buffer>;
   }
 
   /** The file a completed upload became; deleting the file from the library ends the upload's URL too. */
@@ -243,10 +262,14 @@ export class UploadService {
     return `upload:${id}`;
   }
 
-  /** Exclusive access to an upload; unknown-looking ids fail before any lock is taken. */
-  private async lockFor(id: string): Promise<Lock> {
+  /**
+   * Exclusive access to an upload, or to one chunk of it (chunks of one upload are written in
+   * parallel); unknown-looking ids fail before any lock is taken.
+   */
+  async lockFor(id: string, chunk?: number): Promise<Lock> {
     if (!isUploadId(id)) throw new FerryError('upload_not_found', 'no such upload');
-    return this.locker.acquire(this.lockKey(id), this.limits.lockTimeoutMs);
+    const key = chunk === undefined ? this.lockKey(id) : `${this.lockKey(id)}:chunk:${chunk}`;
+    return this.locker.acquire(key, this.limits.lockTimeoutMs);
   }
 
   private checkSize(size: number): void {

@@ -3,6 +3,7 @@ import { pino, type Logger } from 'pino';
 import type { Config } from '../config.js';
 import { FerryError } from '../core/errors.js';
 import type { AccountService } from '../core/accounts.js';
+import type { ChunkedUploads } from '../core/chunked.js';
 import type { LibraryService } from '../core/library.js';
 import type { UploadService } from '../core/uploads.js';
 import { registerApi } from './api/index.js';
@@ -19,6 +20,7 @@ const OVERRIDABLE = new Set(['PATCH', 'DELETE', 'HEAD', 'GET', 'POST', 'OPTIONS'
 
 export interface Services {
   readonly uploads: UploadService;
+  readonly chunked: ChunkedUploads;
   readonly library: LibraryService;
   readonly accounts: AccountService;
 }

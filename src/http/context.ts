@@ -1,6 +1,7 @@
 import type { HttpRequest } from './exchange.js';
 import type { Config } from '../config.js';
 import type { AccountService } from '../core/accounts.js';
+import type { ChunkedUploads } from '../core/chunked.js';
 import type { LibraryService } from '../core/library.js';
 import type { Principal } from '../core/principal.js';
 import type { UploadService } from '../core/uploads.js';
@@ -12,6 +13,7 @@ export const FILES_PREFIX = '/files';
 
 export interface HttpContext {
   readonly uploads: UploadService;
+  readonly chunked: ChunkedUploads;
   readonly library: LibraryService;
   readonly accounts: AccountService;
   readonly auth: Authenticator;

@@ -38,6 +38,10 @@ export async function sendContent(request: HttpRequest, reply: HttpReply, source
     reply.header('Content-Range', `bytes */${size}`);
     throw new FerryError('range_not_satisfiable', `the file has ${size} bytes`);
   }
+  const notModified = header(request, 'if-none-match')?.split(',').some((tag) => tag.trim() === etag) ?? false;
+  const length = range ? range.end - range.start + 1 : size;
+  // Opened before any header is set: if the bytes cannot be had, the error goes out clean.
+  const body = notModified || request.method === 'HEAD' || length === 0 ? null : await source.open(range ?? undefined);
   reply
     .header('Accept-Ranges', 'bytes')
     .header('ETag', etag)
@@ -45,19 +49,13 @@ export async function sendContent(request: HttpRequest, reply: HttpReply, source
     .header('Content-Disposition', contentDisposition(source.name.split('/').pop()!))
     .header('X-Content-Type-Options', 'nosniff')
     .header('Cache-Control', 'private, max-age=0, must-revalidate');
-
-  if (header(request, 'if-none-match')?.split(',').some((tag) => tag.trim() === etag)) {
+  if (notModified) {
     await reply.code(304).send();
     return;
   }
-  const length = range ? range.end - range.start + 1 : size;
   reply.header('Content-Length', String(length));
   if (range) reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
-  if (request.method === 'HEAD' || length === 0) {
-    await reply.send();
-    return;
-  }
-  await reply.send(await source.open(range ?? undefined));
+  await reply.send(body ?? undefined);
 }
 
 /**

@@ -14,6 +14,7 @@ export interface UploadRecords {
   listExpired(now: Date, limit: number): Promise<Upload[]>;
   /** Records that chunk `index` of a chunked upload is stored; true if it was not recorded before. */
   addChunk(id: string, index: number): Promise<boolean>;
+  hasChunk(id: string, index: number): Promise<boolean>;
   /** The indexes of the stored chunks, ascending. */
   listChunks(id: string): Promise<number[]>;
 }
@@ -81,7 +82,8 @@ export interface LibraryRecords {
   /**
    * In one transaction: take a reference on the blob (or create it from `storageKey`), add the file
    * and mark the upload completed with it. Null, with nothing changed, when `onlyIfStored` is set
-   * and no blob holds the content.
+   * and no blob holds the content. Throws `upload_not_found` for an unknown upload and
+   * `upload_gone` for one that is no longer open or paused (a second completion), changing nothing.
    */
   completeUpload(completion: UploadCompletion): Promise<{ upload: Upload; file: StoredFile; deduplicated: boolean } | null>;
   getFile(ownerId: string, id: string): Promise<StoredFile | null>;

@@ -1,5 +1,5 @@
 import { createReadStream, writev } from 'node:fs';
-import { access, mkdir, open, rm, stat, constants } from 'node:fs/promises';
+import { access, mkdir, open, rm, stat, constants, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError } from '../core/errors.js';
@@ -35,16 +35,13 @@ export class LocalBlobStore implements FullBlobStore {
       await handle.close();
       mapFsError(err);
     }
-    let position = offset;
-    return {
-      write: async (chunks) => {
-        const bytes = await writevFully(handle.fd, chunks, position).catch(mapFsError);
-        position += bytes;
-      },
-      sync: () => handle.datasync().catch(mapFsError),
-      close: () => handle.close(),
-    };
+    return writerAt(handle, offset);
   }
+
+  async openWriterAt(id: string, offset: number): Promise<BlobWriter> {
+    return writerAt(await open(this.pathOf(id), 'r+').catch(mapFsError), offset);
+  }
+
 
   async length(id: string): Promise<number> {
     try {
@@ -101,6 +98,18 @@ export class LocalBlobStore implements FullBlobStore {
   async declareLength(): Promise<void> {
     // A file grows as bytes arrive; unlike a multipart object store it plans nothing by length.
   }
+}
+
+function writerAt(handle: FileHandle, offset: number): BlobWriter {
+  let position = offset;
+  return {
+    write: async (chunks) => {
+      const bytes = await writevFully(handle.fd, chunks, position).catch(mapFsError);
+      position += bytes;
+    },
+    sync: () => handle.datasync().catch(mapFsError),
+    close: () => handle.close(),
+  };
 }
 
 /** Writes every byte of the chunks at `position`, however many calls that takes; returns the count. */

@@ -40,6 +40,12 @@ export interface RangedReads {
   read(id: string, range?: ByteRange): Readable;
 }
 
+/** Writes anywhere in a blob, for chunks that arrive out of order. */
+export interface PositionalWrites {
+  /** A writer that starts at `offset` and leaves every other byte of the blob as it is. */
+  openWriterAt(id: string, offset: number): Promise<BlobWriter>;
+}
+
 export interface Termination {
   remove(id: string): Promise<void>;
 }
@@ -54,7 +60,7 @@ export interface DeferredLength {
   declareLength(id: string, size: number): Promise<void>;
 }
 
-export type FullBlobStore = BlobStore & RangedReads & Termination & Concatenation & DeferredLength;
+export type FullBlobStore = BlobStore & RangedReads & PositionalWrites & Termination & Concatenation & DeferredLength;
 
 export function canRead(store: BlobStore): store is BlobStore & RangedReads {
   return typeof (store as Partial<RangedReads>).read === 'function';
@@ -70,4 +76,8 @@ export function canConcat(store: BlobStore): store is BlobStore & Concatenation 
 
 export function canDeferLength(store: BlobStore): store is BlobStore & DeferredLength {
   return typeof (store as Partial<DeferredLength>).declareLength === 'function';
+}
+
+export function canWriteAt(store: BlobStore): store is BlobStore & PositionalWrites {
+  return typeof (store as Partial<PositionalWrites>).openWriterAt === 'function';
 }

@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FormatRegistry } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { FileJson } from '../../src/http/api/schemas.js';
 import { defineCases, type HttpCase } from '../helpers/http-cases.js';
@@ -18,9 +17,6 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createUser, type TestUser } from '../helpers/users.js';
 
 const FILES = '/api/v1/files';
-
-// TypeBox knows no formats until they are registered; the API writes dates with toISOString().
-FormatRegistry.Set('date-time', (value) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(value) && !Number.isNaN(Date.parse(value)));
 
 type Auth = Readonly<Record<string, string>>;
 

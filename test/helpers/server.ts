@@ -12,9 +12,9 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-/** A Ferry server in this process, on a free port, with a fresh data dir. */
+/** A Ferry server in this process, on a free port, with a fresh data dir unless one is given. */
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'ferry-test-'));
+  const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), 'ferry-test-')));
   const server = await startServer({ ...DEFAULTS, dataDir, port: 0, logLevel: 'silent', auth: 'none', ...overrides });
   return {
     ...server,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { isFerryError } from '../../src/core/errors.js';
 import type { Blob, StoredFile } from '../../src/core/file.js';
 import type { Upload } from '../../src/core/upload.js';
 import type { MetaStore } from '../../src/meta/types.js';
@@ -111,10 +112,22 @@ export function libraryConformance(factory: StoreFactory): void {
     it('leaves no file or blob behind for an unknown upload', async () => {
       const owner = await insertUser(store());
       const file = sampleFile(owner.id, { sha256: sha256Of('orphan') });
-      const outcome = await store().library.completeUpload(completionOf(sampleUpload({ ownerId: owner.id }), file)).catch(() => 'rejected');
-      assert.ok(outcome === null || outcome === 'rejected', 'an unknown upload cannot complete');
+      await assert.rejects(store().library.completeUpload(completionOf(sampleUpload({ ownerId: owner.id }), file)), (err) => isFerryError(err, 'upload_not_found'));
       assert.equal(await store().library.getBlob(file.sha256), null);
       assert.equal(await store().library.getFile(owner.id, file.id), null);
+    });
+
+    it('refuses to complete an upload twice, leaving the live blob alone', async () => {
+      const owner = await insertUser(store());
+      const upload = sampleUpload({ ownerId: owner.id, offset: 1000 });
+      await store().uploads.insert(upload);
+      const file = sampleFile(owner.id, { size: 1000, sha256: sha256Of('once') });
+      const { upload: completed } = (await store().library.completeUpload(completionOf(upload, file)))!;
+      const blobBefore = await store().library.getBlob(file.sha256);
+      const deadBefore = await allDeadBlobs(store());
+      const again = sampleFile(owner.id, { size: 1000, sha256: file.sha256 });
+      await assert.rejects(store().library.completeUpload(completionOf(completed, again)), (err) => isFerryError(err, 'upload_gone'));
+      await assertUntouched(store(), completed, again, blobBefore, deadBefore);
     });
 
     it('deletes a file for its owner only', async () => {

@@ -84,6 +84,16 @@ describe('AccountService', () => {
     assert.equal(await accounts.authenticate(session.token), null);
   });
 
+  it('sweeps expired sessions and keys, keeping live ones', async () => {
+    const expiring = await accounts.signup('fay', 'password1', TTL_SECONDS);
+    const lasting = await accounts.createApiKey(expiring.user.id, 'ci');
+    advance(TTL_SECONDS);
+    assert.equal(await accounts.sweepExpired(), 1);
+    assert.equal(await meta.accounts.findToken(hashSecret(expiring.token), new Date(0)), null, 'the row is gone, not just expired');
+    assert.ok(await accounts.authenticate(lasting.key));
+    assert.equal(await accounts.sweepExpired(), 0);
+  });
+
   it('revokes a presented token; unknown secrets are ignored', async () => {
     const first = await accounts.signup('frank', 'password1', TTL_SECONDS);
     const second = await accounts.login('frank', 'password1', TTL_SECONDS);

@@ -1,4 +1,4 @@
-import type { Static, TSchema } from '@sinclair/typebox';
+import { FormatRegistry, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { FerryError } from '../../core/errors.js';
@@ -6,6 +6,9 @@ import type { Principal } from '../../core/principal.js';
 import type { HttpContext } from '../context.js';
 import type { HttpReply, HttpRequest } from '../exchange.js';
 import type { Router } from '../router.js';
+
+// TypeBox checks formats only once they are registered; the API's schemas use this one.
+FormatRegistry.Set('date-time', (value) => !Number.isNaN(Date.parse(value)) && /^\d{4}-\d{2}-\d{2}T/.test(value));
 
 /** JSON bodies of the API are small; anything larger is refused before it is parsed. */
 const MAX_JSON_BYTES = 64 * 1024;

@@ -1,3 +1,4 @@
+import { FerryError } from '../../core/errors.js';
 import type { Blob, StoredFile } from '../../core/file.js';
 import type { DedupScope, FileQuery, LibraryRecords, ProofChallengeRecord, UploadCompletion } from '../types.js';
 import type { Upload } from '../../core/upload.js';
@@ -46,6 +47,10 @@ export class SqliteLibraryRecords implements LibraryRecords {
   async completeUpload(completion: UploadCompletion): Promise<{ upload: Upload; file: StoredFile; deduplicated: boolean } | null> {
     const { file, storageKey } = completion;
     return this.sqlite.write(() => {
+      // Completing twice would queue the bytes of a live blob for removal: only unfinished uploads complete.
+      const current = this.db.prepare('SELECT state FROM uploads WHERE id = ?').get(completion.uploadId) as { state: string } | undefined;
+      if (!current) throw new FerryError('upload_not_found', 'no such upload');
+      if (current.state !== 'open' && current.state !== 'paused') throw new FerryError('upload_gone', `the upload is ${current.state}`);
       const blob = this.blobRow(file.sha256);
       if (blob) {
         this.db.prepare('UPDATE blobs SET refs = refs + 1 WHERE sha256 = ?').run(file.sha256);

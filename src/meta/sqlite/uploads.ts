@@ -35,6 +35,7 @@ export class SqliteUploadRecords implements UploadRecords {
   private readonly selectExpired: Database.Statement<[number, number], UploadRow>;
   private readonly insertChunk: Database.Statement<[string, number]>;
   private readonly selectChunks: Database.Statement<[string], number>;
+  private readonly selectChunk: Database.Statement<[string, number], number>;
 
   constructor(private readonly sqlite: SqliteDatabase) {
     const { db } = sqlite;
@@ -43,6 +44,7 @@ export class SqliteUploadRecords implements UploadRecords {
       "SELECT * FROM uploads WHERE state IN ('open', 'paused') AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?",
     );
     this.insertChunk = db.prepare('INSERT OR IGNORE INTO upload_chunks (upload_id, idx) VALUES (?, ?)');
+    this.selectChunk = db.prepare('SELECT 1 FROM upload_chunks WHERE upload_id = ? AND idx = ?').pluck() as Database.Statement<[string, number], number>;
     this.selectChunks = db.prepare('SELECT idx FROM upload_chunks WHERE upload_id = ? ORDER BY idx').pluck() as Database.Statement<[string], number>;
   }
 
@@ -72,6 +74,10 @@ export class SqliteUploadRecords implements UploadRecords {
 
   async addChunk(id: string, index: number): Promise<boolean> {
     return this.sqlite.write(() => this.insertChunk.run(id, index).changes > 0);
+  }
+
+  async hasChunk(id: string, index: number): Promise<boolean> {
+    return this.selectChunk.get(id, index) !== undefined;
   }
 
   async listChunks(id: string): Promise<number[]> {

@@ -1,0 +1,350 @@
+import type { Readable } from 'node:stream';
+import type { DedupScope, MetaStore } from '../meta/types.js';
+import { canWriteAt, type BlobStore } from '../storage/types.js';
+import { FerryError, isFerryError } from './errors.js';
+import { HashFrontiers, type ChunkSource } from './frontier.js';
+import { checksumVerifier, newSha256, type ChecksumExpectation } from './integrity.js';
+import type { LibraryService } from './library.js';
+import { cleanMediaType, parseFileName } from './names.js';
+import type { Principal } from './principal.js';
+import { expectedProof, newChallenge, parseChallenge, proofMatches, serializeChallenge, type ProofChallenge } from './proof.js';
+import { receiveBody, UploadSink } from './sink.js';
+import type { Upload } from './upload.js';
+import type { UploadService } from './uploads.js';
+
+/** Chunks map one to one onto the parts of an S3 multipart upload, which allows 10,000. */
+export const MAX_CHUNKS = 10_000;
+export const MIN_CHUNK_SIZE = 64 * 1024;
+export const MAX_CHUNK_SIZE = 1024 ** 3;
+const EMPTY_SHA256 = newSha256().digest('hex');
+/** How long a chunk request may go without a byte before a retry of the same chunk takes over. */
+const STALL_MS = 1000;
+
+export interface ChunkedCreateRequest {
+  readonly name: string;
+  readonly size: number;
+  readonly type?: string | null;
+  /** Hex SHA-256 of the whole file: enables instant upload and is checked at completion. */
+  readonly sha256?: string | null;
+  readonly chunkSize?: number | null;
+}
+
+export interface ChunkRequest {
+  readonly body: Readable;
+  readonly contentLength: number | null;
+  /** At least one digest of the chunk; every one must match before the chunk counts. */
+  readonly digests: readonly ChecksumExpectation[];
+}
+
+/** An upload of the native chunk API as its client sees it. */
+export interface ChunkedStatus {
+  readonly upload: Upload;
+  readonly chunkCount: number;
+  /** Indexes of the chunks still to send, ascending. */
+  readonly missing: readonly number[];
+  /** True when the upload completed from stored content without receiving its bytes. */
+  readonly instant: boolean;
+  /** Present when the server will complete the upload on proof that the client holds the file. */
+  readonly challenge: ProofChallenge | null;
+}
+
+export interface ChunkedUploadsDeps {
+  readonly uploads: UploadService;
+  readonly library: LibraryService;
+  readonly store: BlobStore;
+  readonly meta: MetaStore;
+  readonly dedupScope: 'global' | 'tenant' | 'user';
+  readonly defaultChunkSize: number;
+  readonly now?: () => Date;
+}
+
+/**
+ * The native chunk API: an upload is cut into numbered chunks that arrive in any order, in
+ * parallel, each verified by its own digest and written in place at its offset.
+ */
+export class ChunkedUploads {
+  private readonly frontiers = new HashFrontiers(10_000);
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: ChunkedUploadsDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /**
+   * Creates an upload. With a declared SHA-256 it may complete at once: from the user's own file
+   * with that content, or, for content stored by others, after a proof of possession. A
+   * challenge is issued for any content the user does not own, stored or not, so that its answer
+   * never tells whether someone else has the file.
+   */
+  async create(owner: Principal, request: ChunkedCreateRequest): Promise<ChunkedStatus> {
+    const { uploads, library } = this.deps;
+    const name = parseFileName(request.name);
+    const chunkSize = this.chunkSizeFor(request.size, request.chunkSize ?? null);
+    const sha256 = request.sha256?.toLowerCase() ?? null;
+    if (request.size === 0 && sha256 !== null && sha256 !== EMPTY_SHA256) {
+      throw new FerryError('sha256_mismatch', 'an empty file has a different SHA-256');
+    }
+    const upload = await uploads.create(owner, {
+      size: request.size,
+      metadata: { filename: name, filetype: cleanMediaType(request.type) },
+      chunkSize,
+      expectedSha256: sha256,
+    });
+    if (sha256 === null || upload.state === 'completed') return this.describe(upload);
+    const owned = await library.findOwnedContent(owner, sha256);
+    if (owned && owned.size === request.size) {
+      const completed = await library.completeFromStored(upload, sha256, request.size);
+      if (completed) {
+        uploads.events.emit('completed', completed);
+        return this.describe(completed, { instant: true });
+      }
+    }
+    if (this.deps.dedupScope === 'user') return this.describe(upload);
+    const challenge = newChallenge(request.size, this.now());
+    await this.deps.meta.library.putChallenge({ uploadId: upload.id, challenge: serializeChallenge(challenge), expiresAt: challenge.expiresAt });
+    return this.describe(upload, { challenge });
+  }
+
+  async status(owner: Principal, id: string): Promise<ChunkedStatus> {
+    return this.describe(await this.load(owner, id));
+  }
+
+  /**
+   * Stores one chunk. It counts only once its length and digests check out and it is durable; a
+   * chunk that is already stored is not written again (its bytes may already be in the hash).
+   */
+  async putChunk(owner: Principal, id: string, index: number, request: ChunkRequest): Promise<ChunkedStatus> {
+    const upload = await this.load(owner, id);
+    const { chunkSize, count, size } = plan(upload);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= count) {
+      throw new FerryError('chunk_out_of_range', `chunk index must be from 0 to ${count - 1}`);
+    }
+    const start = index * chunkSize;
+    const length = Math.min(chunkSize, size - start);
+    if (request.contentLength !== null && request.contentLength !== length) {
+      throw new FerryError('chunk_length_mismatch', `chunk ${index} has ${length} bytes, not ${request.contentLength}`);
+    }
+    if (request.digests.length === 0) throw new FerryError('invalid_digest', 'send Content-Digest (sha-256) or Content-MD5 with each chunk');
+    if (upload.state === 'paused') throw new FerryError('upload_paused', 'the upload is paused; resume it first');
+    if (upload.state === 'completed' || (await this.deps.meta.uploads.hasChunk(id, index))) {
+      request.body.resume();
+      return this.describe(upload);
+    }
+    if (!canWriteAt(this.deps.store)) throw new FerryError('invalid_request', 'this storage cannot take chunks out of order');
+
+    const lock = await this.deps.uploads.lockFor(id, index);
+    try {
+      if (await this.deps.meta.uploads.hasChunk(id, index)) {
+        request.body.resume();
+        return this.describe(upload);
+      }
+      await this.deps.uploads.streamUnder(lock, (letGo) => this.receive(upload, index, start, length, request, letGo));
+    } finally {
+      await lock.release();
+    }
+    const refreshed = (await this.deps.meta.uploads.update(id, { expiresAt: new Date(this.now().getTime() + this.deps.uploads.limits.expiryMs) })) ?? upload;
+    this.deps.uploads.events.emit('received', refreshed, length);
+    // Catch-up hashing happens after the answer; completion waits for whatever is left of it.
+    this.frontiers.advance(id, this.source(refreshed)).catch(() => undefined);
+    return this.describe(refreshed);
+  }
+
+  /**
+   * Completes the upload once every chunk is stored. The whole file's SHA-256 comes from the hash
+   * frontier, so normally nothing is read here; a declared SHA-256 that differs fails the upload,
+   * because no single chunk can be blamed and re-sent.
+   */
+  async complete(owner: Principal, id: string): Promise<ChunkedStatus> {
+    const lock = await this.deps.uploads.lockFor(id);
+    try {
+      const upload = await this.load(owner, id);
+      if (upload.state === 'completed') return this.describe(upload);
+      const source = this.source(upload);
+      const stored = await this.deps.meta.uploads.listChunks(id);
+      if (stored.length < source.count) {
+        throw new FerryError('upload_incomplete', `${source.count - stored.length} chunks are still missing`, { details: { missing: missingOf(stored, source.count) } });
+      }
+      const sha256 = await this.frontiers.digest(id, source);
+      if (sha256 === null) throw new Error(`upload ${id} has every chunk recorded but the hash frontier stopped short`);
+      if (upload.expectedSha256 !== null && upload.expectedSha256 !== sha256) {
+        this.frontiers.forget(id);
+        await this.deps.uploads.discard(upload);
+        throw new FerryError('sha256_mismatch', `the file's SHA-256 is ${sha256}, not the declared ${upload.expectedSha256}; upload it again`);
+      }
+      const completed = await this.deps.library.completeUpload({ ...upload, offset: plan(upload).size }, sha256);
+      this.frontiers.forget(id);
+      this.deps.uploads.events.emit('completed', completed);
+      return this.describe(completed);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * Checks the answer to the upload's challenge. A right answer completes the upload from the
+   * stored content; anything else (a wrong answer, content that is not stored or not reachable)
+   * gets the same reply: the upload stays open and the client sends the chunks.
+   */
+  async prove(owner: Principal, id: string, answer: string): Promise<ChunkedStatus> {
+    const lock = await this.deps.uploads.lockFor(id);
+    try {
+      const upload = await this.load(owner, id);
+      if (upload.state === 'completed') return this.describe(upload);
+      const record = await this.deps.meta.library.takeChallenge(id);
+      if (!record) throw new FerryError('invalid_request', 'this upload has no open challenge');
+      const challenge = parseChallenge(record.challenge);
+      const sha256 = upload.expectedSha256!;
+      const blob = await this.deps.library.findReachableBlob(sha256, this.scopeOf(owner));
+      if (blob && blob.size === upload.size && challenge.expiresAt > this.now()) {
+        const expected = await expectedProof(challenge, (range) => this.deps.library.readBlob(blob, range)).catch(() => null);
+        if (expected !== null && proofMatches(expected, answer)) {
+          const completed = await this.deps.library.completeFromStored(upload, sha256, blob.size);
+          if (completed) {
+            this.deps.uploads.events.emit('completed', completed);
+            return this.describe(completed, { instant: true });
+          }
+        }
+      }
+      return this.describe(upload);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Pausing makes the server refuse chunks until the upload is resumed. */
+  async setPaused(owner: Principal, id: string, paused: boolean): Promise<ChunkedStatus> {
+    const lock = await this.deps.uploads.lockFor(id);
+    try {
+      const upload = await this.load(owner, id);
+      if (upload.state === 'completed') throw new FerryError('invalid_request', 'the upload is already complete');
+      const state = paused ? 'paused' : 'open';
+      const changed = upload.state === state ? upload : await this.deps.meta.uploads.update(id, { state });
+      return this.describe(changed ?? upload);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  async cancel(owner: Principal, id: string): Promise<void> {
+    const upload = await this.load(owner, id);
+    if (upload.state === 'completed') throw new FerryError('invalid_request', 'the upload is complete: delete its file instead');
+    await this.deps.uploads.terminate(owner, id);
+    this.frontiers.forget(id);
+  }
+
+  private async receive(upload: Upload, index: number, start: number, length: number, request: ChunkRequest, letGo: AbortSignal): Promise<void> {
+    const { store, meta } = this.deps;
+    if (!canWriteAt(store)) throw new FerryError('invalid_request', 'this storage cannot take chunks out of order');
+    const verifiers = request.digests.map(checksumVerifier);
+    const live = this.frontiers.claim(upload.id, index);
+    const writer = await store.openWriterAt(upload.id, start);
+    const sink = new UploadSink({
+      writer,
+      start,
+      limit: start + length,
+      digests: live ? [...verifiers, live.hash] : verifiers,
+      checkpointEvery: null,
+      onCheckpoint: async () => undefined,
+    });
+    const whenStalled = onlyWhenStalled(letGo, () => sink.stored);
+    const broken = await receiveBody(request.body, sink, writer, whenStalled.signal).finally(whenStalled.dispose);
+    try {
+      if (sink.storageError) throw sink.storageError;
+      if (sink.overflow) throw new FerryError('chunk_length_mismatch', `chunk ${index} is longer than ${length} bytes`);
+      if (broken || sink.stored !== length) throw new FerryError('client_aborted', `chunk ${index} ended after ${sink.stored} of ${length} bytes`);
+      for (const verifier of verifiers) verifier.verify();
+    } catch (err) {
+      live?.abandon();
+      if (isFerryError(err, 'checksum_mismatch')) throw new FerryError('digest_mismatch', `chunk ${index} does not match its digest`);
+      throw err;
+    }
+    live?.commit();
+    try {
+      await meta.uploads.addChunk(upload.id, index);
+    } catch (err) {
+      // The hash already holds this chunk's bytes; without the record it must be rebuilt.
+      this.frontiers.forget(upload.id);
+      throw err;
+    }
+  }
+
+  private async load(owner: Principal, id: string): Promise<Upload> {
+    const upload = await this.deps.uploads.get(owner, id);
+    if (upload.chunkSize === null) throw new FerryError('upload_not_found', 'no such upload');
+    return upload;
+  }
+
+  private async describe(upload: Upload, extra: { instant?: boolean; challenge?: ProofChallenge } = {}): Promise<ChunkedStatus> {
+    const { count } = plan(upload);
+    const missing = upload.state === 'completed' ? [] : missingOf(await this.deps.meta.uploads.listChunks(upload.id), count);
+    return { upload, chunkCount: count, missing, instant: extra.instant ?? false, challenge: extra.challenge ?? null };
+  }
+
+  private source(upload: Upload): ChunkSource {
+    const { chunkSize, count, size } = plan(upload);
+    return {
+      count,
+      isStored: (index) => this.deps.meta.uploads.hasChunk(upload.id, index),
+      read: (index) => this.deps.uploads.readStored(upload.id, { start: index * chunkSize, end: Math.min(size, (index + 1) * chunkSize) - 1 }),
+    };
+  }
+
+  private chunkSizeFor(size: number, requested: number | null): number {
+    if (!Number.isSafeInteger(size) || size < 0) throw new FerryError('invalid_request', 'size must be a whole number of bytes');
+    const smallest = Math.ceil(size / MAX_CHUNKS);
+    if (requested === null) {
+      const mib = 1024 * 1024;
+      return Math.max(this.deps.defaultChunkSize, Math.ceil(smallest / mib) * mib);
+    }
+    if (!Number.isSafeInteger(requested) || requested < MIN_CHUNK_SIZE || requested > MAX_CHUNK_SIZE) {
+      throw new FerryError('invalid_request', `chunkSize must be from ${MIN_CHUNK_SIZE} to ${MAX_CHUNK_SIZE} bytes`);
+    }
+    if (requested < smallest) throw new FerryError('invalid_request', `at most ${MAX_CHUNKS} chunks: chunkSize must be at least ${smallest}`);
+    return requested;
+  }
+
+  private scopeOf(owner: Principal): DedupScope {
+    const { dedupScope } = this.deps;
+    return dedupScope === 'tenant' ? { kind: 'tenant', tenant: owner.tenant } : { kind: dedupScope };
+  }
+}
+
+/**
+ * A second request for a chunk that is still streaming is usually a client retrying after its
+ * first connection died without the server noticing: that one is cut off so the retry can go on.
+ * A duplicate sent while the first copy is still flowing just waits for it instead.
+ */
+function onlyWhenStalled(letGo: AbortSignal, progress: () => number): { signal: AbortSignal; dispose: () => void } {
+  const stalled = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const watch = () => {
+    let seen = progress();
+    timer = setInterval(() => {
+      const now = progress();
+      if (now === seen) stalled.abort();
+      seen = now;
+    }, STALL_MS);
+  };
+  if (letGo.aborted) watch();
+  else letGo.addEventListener('abort', watch, { once: true });
+  return {
+    signal: stalled.signal,
+    dispose: () => {
+      clearInterval(timer);
+      letGo.removeEventListener('abort', watch);
+    },
+  };
+}
+
+function plan(upload: Upload): { chunkSize: number; count: number; size: number } {
+  const chunkSize = upload.chunkSize!;
+  const size = upload.size ?? 0;
+  return { chunkSize, count: Math.ceil(size / chunkSize), size };
+}
+
+function missingOf(stored: readonly number[], count: number): number[] {
+  const have = new Set(stored);
+  const missing: number[] = [];
+  for (let index = 0; index < count; index += 1) if (!have.has(index)) missing.push(index);
+  return missing;
+}
