@@ -4,6 +4,7 @@
  * by SHA-256.
  */
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import {
 } from '../helpers/e2e.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { LOCAL_USER } from '../../src/core/principal.js';
+import { createUser } from '../helpers/users.js';
 
 type Protocol = 'tus-v1' | 'ietf-draft-03' | 'ietf-draft-05';
 const PROTOCOLS: readonly Protocol[] = ['tus-v1', 'ietf-draft-03', 'ietf-draft-05'];
@@ -387,4 +389,41 @@ describe('tus-js-client v4 against Ferry', () => {
     }
     throw new Error(`the offset of ${uploadUrl} did not settle within 10 s (last ${last})`);
   }
+});
+
+describe('tus-js-client with accounts (FERRY_AUTH=required)', () => {
+  let server: TestServer;
+  before(async () => { server = await startTestServer({ auth: 'required' }); });
+  after(async () => server.stop());
+
+  test('an upload with a token lands in its owner\'s library, and nobody else\'s', async () => {
+    const alice = await createUser(server, 'alice');
+    const bob = await createUser(server, 'bob');
+    const bytes = randomBytes(2 * MiB + 77);
+    const upload = await runUpload(bytes, {
+      endpoint: server.endpoint,
+      chunkSize: CHUNK,
+      retryDelays: null,
+      headers: alice.auth,
+      metadata: { filename: 'reports/q3 résumé.pdf', filetype: 'application/pdf' },
+    });
+    const list = async (user: typeof alice) => {
+      const response = await fetch(`${server.url}/api/v1/files`, { headers: user.auth });
+      return ((await response.json()) as { files: { name: string; size: number; sha256: string; type: string }[] }).files;
+    };
+    const [file] = await list(alice);
+    assert.deepEqual(file && { name: file.name, size: file.size, type: file.type, sha256: file.sha256 }, {
+      name: 'reports/q3 résumé.pdf', size: bytes.length, type: 'application/pdf', sha256: createHash('sha256').update(bytes).digest('hex'),
+    });
+    assert.deepEqual(await list(bob), []);
+    const peek = await fetch(upload.url!, { method: 'HEAD', headers: { ...bob.auth, 'Tus-Resumable': '1.0.0' } });
+    assert.equal(peek.status, 404);
+  });
+
+  test('without a token the client fails with 401 and nothing is stored', async () => {
+    await assert.rejects(
+      runUpload(randomBytes(1000), { endpoint: server.endpoint, retryDelays: null }),
+      (err: Error & { originalResponse?: tus.HttpResponse }) => err.originalResponse?.getStatus() === 401,
+    );
+  });
 });
