@@ -111,18 +111,22 @@ export class LeakScanner {
    * path, a hash they sent); they are removed before scanning.
    */
   scan(res: HttpResult, allow: readonly string[] = []): string[] {
-    const found: string[] = [];
-    const strip = (text: string) => allow.reduce((acc, allowed) => acc.split(allowed).join(' '), text);
     const headerText = Object.entries(res.headers)
       .filter(([name]) => !VOLATILE.has(name))
       .map(([name, value]) => `${name}: ${Array.isArray(value) ? value.join(', ') : value ?? ''}`)
       .join('\n');
-    const text = strip(`${headerText}\n${res.body.toString('latin1')}\n${res.body.toString('utf8')}`);
+    return this.scanBody(res.body, allow, headerText);
+  }
+
+  /** The same for a body on its own (e.g. JSON a client library already parsed), plus any header text. */
+  scanBody(body: Buffer, allow: readonly string[] = [], headerText = ''): string[] {
+    const found: string[] = [];
+    const strip = (text: string) => allow.reduce((acc, allowed) => acc.split(allowed).join(' '), text);
+    const text = strip(`${headerText}\n${body.toString('latin1')}\n${body.toString('utf8')}`);
     for (const { label, text: secret } of this.texts) if (text.includes(secret)) found.push(`${label} (${JSON.stringify(secret)})`);
     for (const { label, value } of this.numbers) {
       if (new RegExp(`(?<![0-9])${value}(?![0-9])`).test(text)) found.push(`${label} (${value})`);
     }
-    const body = res.body;
     for (let at = 0; at + WINDOW <= body.length; at += 1) {
       const hit = this.windows.get(body.toString('latin1', at, at + WINDOW));
       if (hit) {
