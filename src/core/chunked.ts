@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Lock } from '../locks/types.js';
 import type { DedupScope, MetaStore } from '../meta/types.js';
 import { canWriteAt, type BlobStore } from '../storage/types.js';
 import { FerryError, isFerryError } from './errors.js';
@@ -155,7 +156,7 @@ export class ChunkedUploads {
    * because no single chunk can be blamed and re-sent.
    */
   async complete(owner: Principal, id: string): Promise<ChunkedStatus> {
-    const lock = await this.deps.uploads.lockFor(id);
+    const lock = await this.lockOwned(owner, id);
     try {
       const upload = await this.load(owner, id);
       if (upload.state === 'completed') return this.describe(upload);
@@ -186,7 +187,7 @@ export class ChunkedUploads {
    * gets the same reply: the upload stays open and the client sends the chunks.
    */
   async prove(owner: Principal, id: string, answer: string): Promise<ChunkedStatus> {
-    const lock = await this.deps.uploads.lockFor(id);
+    const lock = await this.lockOwned(owner, id);
     try {
       const upload = await this.load(owner, id);
       if (upload.state === 'completed') return this.describe(upload);
@@ -213,7 +214,7 @@ export class ChunkedUploads {
 
   /** Pausing makes the server refuse chunks until the upload is resumed. */
   async setPaused(owner: Principal, id: string, paused: boolean): Promise<ChunkedStatus> {
-    const lock = await this.deps.uploads.lockFor(id);
+    const lock = await this.lockOwned(owner, id);
     try {
       const upload = await this.load(owner, id);
       if (upload.state === 'completed') throw new FerryError('invalid_request', 'the upload is already complete');
@@ -266,6 +267,12 @@ export class ChunkedUploads {
       this.frontiers.forget(upload.id);
       throw err;
     }
+  }
+
+  /** Asking for a lock makes its holder let go, which only the owner may cause: ownership comes first. */
+  private async lockOwned(owner: Principal, id: string): Promise<Lock> {
+    await this.load(owner, id);
+    return this.deps.uploads.lockFor(id);
   }
 
   private async load(owner: Principal, id: string): Promise<Upload> {

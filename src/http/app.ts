@@ -14,7 +14,7 @@ import { sendError } from './errors.js';
 import { HttpReply, HttpRequest } from './exchange.js';
 import { registerFileRoutes } from './files-routes.js';
 import { Metrics } from './metrics.js';
-import { Router } from './router.js';
+import { Router, type Handler } from './router.js';
 
 const OVERRIDABLE = new Set(['PATCH', 'DELETE', 'HEAD', 'GET', 'POST', 'OPTIONS']);
 
@@ -73,7 +73,8 @@ export function buildApp(config: Config, services: Services): App {
     });
     metrics.track(request, reply);
     try {
-      const handler = router.match(request);
+      // A CORS preflight can name any API route; the CORS headers are the whole answer.
+      const handler = router.match(request) ?? (request.method === 'OPTIONS' ? preflight : null);
       applyCors(request, reply, config.corsOrigins);
       if (!handler) throw new FerryError('not_found', 'no such resource');
       await handler(request, reply);
@@ -83,6 +84,9 @@ export function buildApp(config: Config, services: Services): App {
     }
   };
 
+  const preflight: Handler = async (_request, reply) => {
+    await reply.code(204).send();
+  };
   const server = createServer((raw, response) => void handle(raw, response));
   // Uploads of any size over slow links: no overall deadline on a request, only on its headers.
   server.requestTimeout = 0;

@@ -1,17 +1,17 @@
 import type { HttpReply, HttpRequest } from './exchange.js';
 
-const ALLOWED_METHODS = 'GET, HEAD, POST, PATCH, DELETE, OPTIONS';
+const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 const ALLOWED_HEADERS = [
   'Authorization', 'Content-Type', 'Content-Disposition', 'Range', 'If-Range', 'If-None-Match',
   'Tus-Resumable', 'Upload-Length', 'Upload-Defer-Length', 'Upload-Offset', 'Upload-Metadata',
   'Upload-Checksum', 'Upload-Concat', 'Upload-Complete', 'Upload-Draft-Interop-Version',
-  'X-HTTP-Method-Override', 'X-Requested-With',
+  'X-HTTP-Method-Override', 'X-Requested-With', 'X-API-Key', 'Content-Digest', 'Content-MD5',
 ].join(', ');
 const EXPOSED_HEADERS = [
   'Location', 'Tus-Resumable', 'Tus-Version', 'Tus-Extension', 'Tus-Max-Size', 'Tus-Checksum-Algorithm',
   'Upload-Offset', 'Upload-Length', 'Upload-Defer-Length', 'Upload-Metadata', 'Upload-Concat',
   'Upload-Expires', 'Upload-Complete', 'Upload-Limit', 'Upload-Draft-Interop-Version',
-  'Content-Range', 'Content-Disposition', 'Accept-Ranges', 'ETag',
+  'Content-Range', 'Content-Disposition', 'Accept-Ranges', 'ETag', 'Retry-After', 'WWW-Authenticate',
 ].join(', ');
 
 /** CORS for browser clients on other origins, with the protocol headers exposed. */

@@ -48,3 +48,32 @@ describe('OpenAPI document', () => {
     assert.equal(signup.status, 400, 'a property the document does not allow is refused');
   });
 });
+
+describe('CORS on the API', () => {
+  let server: TestServer;
+  before(async () => { server = await startTestServer({ auth: 'required', corsOrigins: ['https://app.example'] }); });
+  after(async () => server.stop());
+
+  it('answers a browser preflight for a chunk upload from an allowed origin', async () => {
+    const response = await fetch(`${server.url}/api/v1/uploads/0123456789abcdef0123456789abcdef/chunks/3`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'authorization, content-digest' },
+    });
+    assert.equal(response.status, 204);
+    assert.equal(response.headers.get('access-control-allow-origin'), 'https://app.example');
+    assert.match(response.headers.get('access-control-allow-methods') ?? '', /\bPUT\b/);
+    const allowed = (response.headers.get('access-control-allow-headers') ?? '').toLowerCase();
+    for (const name of ['authorization', 'content-digest', 'content-md5', 'x-api-key']) assert.ok(allowed.includes(name), name);
+  });
+
+  it('gives another origin no CORS headers, and still needs a token for the real request', async () => {
+    const preflight = await fetch(`${server.url}/api/v1/files`, {
+      method: 'OPTIONS', headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'GET' },
+    });
+    assert.equal(preflight.headers.get('access-control-allow-origin'), null);
+    const real = await fetch(`${server.url}/api/v1/files`, { headers: { Origin: 'https://app.example' } });
+    assert.equal(real.status, 401);
+    assert.equal(real.headers.get('access-control-allow-origin'), 'https://app.example', 'the browser may read the 401');
+    assert.match(real.headers.get('access-control-expose-headers') ?? '', /WWW-Authenticate/);
+  });
+});
