@@ -8,7 +8,7 @@ import type { ClientJob, ClientResult } from './client.js';
 import { CHUNKED_CHUNK, CLIENT_TIMEOUT_MS, DIST_BENCH, type CaseName, type ServerName } from './config.js';
 import { cpuTimes, peakRssBytes } from './proc.js';
 import type { Row } from './report.js';
-import { startServer, stopServer, track } from './servers.js';
+import { startServer, stopServer, track, type RunningServer } from './servers.js';
 import type { SourceFile } from './source.js';
 import { checkUpload } from './verify.js';
 
@@ -23,9 +23,10 @@ function partsFor(c: CaseName, src: SourceFile): Part[] {
   return [{ start: 0, length: src.size, sha256: src.sha256 }];
 }
 
-function runClient(job: ClientJob): Promise<ClientResult> {
+/** Runs a client script of dist/bench/ with one JSON argument; its last stdout line is the result. */
+export function runClient<R extends { ok: boolean }>(script: string, job: unknown): Promise<R | { ok: false; error: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(DIST_BENCH, 'client.js'), JSON.stringify(job)], {
+    const child = spawn(process.execPath, [path.join(DIST_BENCH, script), JSON.stringify(job)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     track(child);
@@ -37,7 +38,7 @@ function runClient(job: ClientJob): Promise<ClientResult> {
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       try {
-        resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '') as ClientResult);
+        resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '') as R);
       } catch {
         resolve({ ok: false, error: `client exited (code ${code}, signal ${signal}) ${err.trim()}` });
       }
@@ -45,32 +46,43 @@ function runClient(job: ClientJob): Promise<ClientResult> {
   });
 }
 
-export async function runCase(server: ServerName, c: CaseName, src: SourceFile, runDir: string): Promise<Row> {
-  const parts = partsFor(c, src);
-  const row: Row = { server, caseName: c, bytes: parts.reduce((n, p) => n + p.length, 0), metrics: null, error: null };
+/** What a case's client did: its wall time, and a check of what the server stored. */
+export interface Driven {
+  wallMs: number;
+  /** Problems found in the stored files, and how many files were checked. */
+  check: () => Promise<{ wrong: string[]; total: number }>;
+}
+
+/**
+ * The frame of every throughput case: a fresh server with its own data dir, the server's CPU
+ * time over the client's run, its peak RSS, the check of what it stored, and cleanup.
+ */
+export async function measureCase(
+  server: ServerName,
+  c: CaseName,
+  bytes: number,
+  runDir: string,
+  drive: (running: RunningServer, dataDir: string) => Promise<Driven>,
+): Promise<Row> {
+  const row: Row = { server, caseName: c, bytes, metrics: null, error: null };
   const dataDir = path.join(runDir, `data-${server}-${c}`);
   fs.mkdirSync(dataDir, { recursive: true });
-  let running: Awaited<ReturnType<typeof startServer>> | undefined;
+  let running: RunningServer | undefined;
   try {
     running = await startServer(server, dataDir);
-    const job: ClientJob = {
-      endpoint: running.endpoint,
-      file: src.path,
-      parts: parts.map((p) => ({ start: p.start, length: p.length })),
-      chunkSize: c === 'chunked' ? CHUNKED_CHUNK : null,
-    };
     const cpu0 = cpuTimes(running.pid);
-    const result = await runClient(job);
+    let driven: Driven;
+    try {
+      driven = await drive(running, dataDir);
+    } catch (err) {
+      const output = running.output();
+      throw new Error(`upload failed: ${err instanceof Error ? err.message : String(err)}${output ? ` — server: ${output}` : ''}`);
+    }
     const cpu1 = cpuTimes(running.pid);
     const peak = peakRssBytes(running.pid);
-    if (!result.ok) throw new Error(`upload failed: ${result.error}${running.output() ? ` — server: ${running.output()}` : ''}`);
-    row.metrics = { wallMs: result.wallMs, cpuSec: cpu1.total - cpu0.total, sysSec: cpu1.sys - cpu0.sys, peakRssBytes: peak };
-    const problems: string[] = [];
-    for (const [i, url] of result.urls.entries()) {
-      const problem = await checkUpload({ name: server, dataDir, endpoint: running.endpoint }, url, parts[i]);
-      if (problem !== null) problems.push(problem);
-    }
-    if (problems.length > 0) row.error = `${problems.length} of ${parts.length} stored files wrong: ${problems.slice(0, 2).join('; ')}`;
+    row.metrics = { wallMs: driven.wallMs, cpuSec: cpu1.total - cpu0.total, sysSec: cpu1.sys - cpu0.sys, peakRssBytes: peak };
+    const { wrong, total } = await driven.check();
+    if (wrong.length > 0) row.error = `${wrong.length} of ${total} stored files wrong: ${wrong.slice(0, 2).join('; ')}`;
   } catch (err) {
     row.error = err instanceof Error ? err.message : String(err);
   } finally {
@@ -79,4 +91,31 @@ export async function runCase(server: ServerName, c: CaseName, src: SourceFile, 
     spawnSync('sync'); // let the next case start without this one's dirty pages
   }
   return row;
+}
+
+/** The tus cases: tus-js-client uploads the parts of the case, every part its own upload. */
+export async function runCase(server: ServerName, c: CaseName, src: SourceFile, runDir: string): Promise<Row> {
+  const parts = partsFor(c, src);
+  const bytes = parts.reduce((n, p) => n + p.length, 0);
+  return measureCase(server, c, bytes, runDir, async (running, dataDir) => {
+    const job: ClientJob = {
+      endpoint: running.endpoint,
+      file: src.path,
+      parts: parts.map((p) => ({ start: p.start, length: p.length })),
+      chunkSize: c === 'chunked' ? CHUNKED_CHUNK : null,
+    };
+    const result = await runClient<ClientResult>('client.js', job);
+    if (!result.ok) throw new Error(result.error);
+    return {
+      wallMs: result.wallMs,
+      check: async () => {
+        const wrong: string[] = [];
+        for (const [i, url] of result.urls.entries()) {
+          const problem = await checkUpload({ name: server, dataDir, endpoint: running.endpoint }, url, parts[i]);
+          if (problem !== null) wrong.push(problem);
+        }
+        return { wrong, total: parts.length };
+      },
+    };
+  });
 }

@@ -14,12 +14,24 @@ export const FERRY_MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 export const SERVER_NAMES = ['raw', 'tus-server', 'ferry'] as const;
 export type ServerName = (typeof SERVER_NAMES)[number];
 
-export const CASE_NAMES = ['single', 'chunked', 'concurrent'] as const;
+export const CASE_NAMES = ['single', 'chunked', 'concurrent', 'native', 'instant'] as const;
 export type CaseName = (typeof CASE_NAMES)[number];
+/** Cases that upload through tus-js-client, which every server takes. */
+export const TUS_CASES = ['single', 'chunked', 'concurrent'] as const satisfies readonly CaseName[];
 
 export const CHUNKED_CHUNK = 8 * MiB;
 export const CONCURRENT_UPLOADS = 64;
 export const CONCURRENT_EACH_MAX = 16 * MiB;
+
+/** native: Ferry's chunk API, chunks of this size from a shared queue over this many connections. */
+export const NATIVE_CHUNK = 8 * MiB;
+export const NATIVE_CONNECTIONS = 4;
+
+/** instant: timed requests per path (after the warm-ups), the small file's size, the target. */
+export const INSTANT_SAMPLES = 20;
+export const INSTANT_WARMUPS = 3;
+export const INSTANT_SMALL = 1 * MiB;
+export const INSTANT_TARGET_MS = 50;
 
 /** Upper bounds so that nothing can hang forever. */
 export const READY_TIMEOUT_MS = 20_000;

@@ -1,6 +1,8 @@
 // Baseline: the least tus that tus-js-client needs, on plain node:http.
 // PATCH bodies go straight from the request into the file (req.pipe(file)),
 // with no hashing, no locking and upload state kept in memory only.
+// For the native case it also takes `PUT /files/<id>` with a `Chunk-Offset`
+// header: the body is written at that offset, in any order and in parallel.
 // Env: BENCH_PORT, BENCH_DATA_DIR.
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -47,6 +49,15 @@ async function patch(req: http.IncomingMessage, res: http.ServerResponse, id: st
   reply(res, 204, { 'Upload-Offset': String(up.offset) });
 }
 
+/** Baseline of the native case: a positioned write, nothing checked but the bounds. */
+async function put(req: http.IncomingMessage, res: http.ServerResponse, id: string, up: Upload): Promise<void> {
+  const start = Number(req.headers['chunk-offset']);
+  const length = Number(req.headers['content-length']);
+  if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(length) || start + length > up.length) return reply(res, 400);
+  await pipeline(req, fs.createWriteStream(path.join(dataDir, id), { flags: 'r+', start }));
+  reply(res, 204);
+}
+
 async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const url = req.url ?? '/';
   if (url === '/healthz') return reply(res, 200);
@@ -63,6 +74,7 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse): Promi
     return reply(res, 200, { 'Upload-Offset': String(up.offset), 'Upload-Length': String(up.length), 'Cache-Control': 'no-store' });
   }
   if (req.method === 'PATCH') return patch(req, res, id, up);
+  if (req.method === 'PUT') return put(req, res, id, up);
   return reply(res, 405);
 }
 

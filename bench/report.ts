@@ -1,5 +1,7 @@
 // Formats the results as Markdown: machine header, table, Ferry's targets.
-import { GiB, MiB, type CaseName, type ServerName } from './config.js';
+import { GiB, MiB, NATIVE_CHUNK, NATIVE_CONNECTIONS, TUS_CASES, type CaseName, type ServerName } from './config.js';
+import type { InstantResult } from './instant-case.js';
+import { renderInstant } from './instant-report.js';
 import type { MachineInfo } from './proc.js';
 
 export interface Metrics {
@@ -18,6 +20,8 @@ export interface Row {
   metrics: Metrics | null;
   /** null when the case completed and every stored file matched. */
   error: string | null;
+  /** Set when the server cannot take part in the case: why. */
+  skipped?: string;
 }
 
 export interface ReportInput {
@@ -25,9 +29,12 @@ export interface ReportInput {
   fileBytes: number;
   concurrentEach: number;
   servers: ServerName[];
+  cases: CaseName[];
   /** rounds per (server, case); figures are medians when > 1 */
   repeat: number;
   rows: Row[];
+  /** The instant case's rounds folded into one, null when it did not run. */
+  instant: InstantResult | null;
 }
 
 const LABEL: Record<ServerName, string> = { raw: 'raw node:http', 'tus-server': '@tus/server', ferry: 'Ferry' };
@@ -68,7 +75,7 @@ function table(rows: Row[]): string[] {
             cell(cpuPerGiB(r, m), 2, base && cpuPerGiB(base, base.metrics)),
             cell(rssMiB(m), 1, base && rssMiB(base.metrics)),
           ];
-    const check = r.error === null ? 'ok' : `FAIL: ${escape(r.error)}`;
+    const check = r.skipped !== undefined ? `n/a: ${escape(r.skipped)}` : r.error === null ? 'ok' : `FAIL: ${escape(r.error)}`;
     lines.push(`| ${LABEL[r.server]} | ${r.caseName} | ${figs.join(' | ')} | ${check} |`);
   }
   return lines;
@@ -80,7 +87,9 @@ function targets(input: ReportInput): string[] {
   const verdict = (ok: boolean | undefined, detail: string): string =>
     ok === undefined ? `FAIL (no result: ${detail})` : `${ok ? 'PASS' : 'FAIL'} (${detail})`;
 
-  const cases: CaseName[] = ['single', 'chunked', 'concurrent'];
+  const ran = (c: CaseName): boolean => input.cases.includes(c);
+  const notRun = (c: string): string => `n/a (${c} not in BENCH_CASES)`;
+  const cases = TUS_CASES.filter(ran);
   const cpuParts = cases.map((c) => {
     const f = find(rows, 'ferry', c);
     const t = find(rows, 'tus-server', c);
@@ -101,9 +110,9 @@ function targets(input: ReportInput): string[] {
   return [
     'Ferry targets:',
     '',
-    `- CPU s/GiB lower than @tus/server in all three cases: ${verdict(cpuOk, cpuParts.map((p) => p.text).join('; '))}`,
-    `- chunked throughput >= 0.85× raw: ${verdict(ratio === undefined ? undefined : ratio >= 0.85, ratio === undefined ? 'ferry or raw chunked missing' : `${ratio.toFixed(2)}×`)}`,
-    `- concurrent peak RSS <= 120 MiB: ${verdict(rss === undefined ? undefined : rss <= 120, rss === undefined ? 'ferry concurrent missing' : `${rss.toFixed(1)} MiB`)}`,
+    `- CPU s/GiB lower than @tus/server in all three cases: ${cases.length === 0 ? notRun('single, chunked, concurrent') : verdict(cpuOk, cpuParts.map((p) => p.text).join('; '))}`,
+    `- chunked throughput >= 0.85× raw: ${!ran('chunked') ? notRun('chunked') : verdict(ratio === undefined ? undefined : ratio >= 0.85, ratio === undefined ? 'ferry or raw chunked missing' : `${ratio.toFixed(2)}×`)}`,
+    `- concurrent peak RSS <= 120 MiB: ${!ran('concurrent') ? notRun('concurrent') : verdict(rss === undefined ? undefined : rss <= 120, rss === undefined ? 'ferry concurrent missing' : `${rss.toFixed(1)} MiB`)}`,
   ];
 }
 
@@ -115,17 +124,20 @@ export function renderReport(input: ReportInput): string {
     `- Date: ${m.date}`,
     `- Machine: nproc ${m.nproc}, ${m.cpuModel}, ${m.kernel}; load average at start ${m.load1.toFixed(2)}`,
     `- Node: ${m.node}`,
-    `- File: ${(input.fileBytes / MiB).toFixed(0)} MiB of random bytes; client: tus-js-client in a separate process`,
+    `- File: ${(input.fileBytes / MiB).toFixed(0)} MiB of random bytes; client in a separate process: tus-js-client, ` +
+      'or for native bench/native-client.ts (node:http, keep-alive; chunk digests computed before the clock starts)',
     `- Cases: single = one upload, one PATCH; chunked = one upload, 8 MiB PATCHes; ` +
-      `concurrent = 64 uploads × ${(input.concurrentEach / MiB).toFixed(2)} MiB, all at once`,
+      `concurrent = 64 uploads × ${(input.concurrentEach / MiB).toFixed(2)} MiB, all at once; ` +
+      `native = one upload through Ferry's chunk API, ${NATIVE_CHUNK / MiB} MiB chunks with Content-Digest over ${NATIVE_CONNECTIONS} connections ` +
+      `taking chunks from one queue, from create to complete (raw: the same chunks as PUTs written at their offsets)`,
     '- MB/s = 10^6 bytes / client wall time; CPU = server process user+sys during the case (sys = kernel part); ' +
       'Peak RSS = server VmHWM (fresh server process per case); (n×) = ratio to raw, same case',
     `- Rounds: ${input.repeat}${input.repeat > 1 ? ' (each figure is the median over the rounds)' : ''}`,
     '',
-    ...table(input.rows),
-    '',
-    ...targets(input),
-    '',
+    ...(input.rows.length > 0 ? [...table(input.rows), '', ...targets(input), ''] : []),
+    ...(input.cases.includes('instant')
+      ? renderInstant(input.instant, input.servers.includes('ferry') ? null : 'ferry not in BENCH_SERVERS', input.repeat)
+      : []),
   ];
   return lines.join('\n');
 }

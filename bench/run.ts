@@ -1,11 +1,14 @@
 // Entry point of `npm run bench`: writes the source file, runs every
-// (server, case) pair round by round, prints the Markdown report and exits
-// non-zero if any upload failed or any stored file did not match.
+// (server, case) pair round by round (instant: Ferry alone), prints the
+// Markdown report and exits non-zero if any upload failed, any stored file did
+// not match, or an instant upload was not answered as one.
 // Env: BENCH_FILE_MIB (1024), BENCH_SERVERS, BENCH_CASES, BENCH_REPEAT (1).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCase } from './case.js';
-import { CONCURRENT_UPLOADS, MiB, OUT_DIR, concurrentEach, readSettings } from './config.js';
+import { CONCURRENT_UPLOADS, MiB, NATIVE_CHUNK, OUT_DIR, concurrentEach, readSettings } from './config.js';
+import { combineInstant, runInstantCase, type InstantResult } from './instant-case.js';
+import { runNativeCase } from './native-case.js';
 import { machineInfo } from './proc.js';
 import { combine, describe, renderReport, type Row } from './report.js';
 import { killAll } from './servers.js';
@@ -30,32 +33,46 @@ async function main(): Promise<number> {
     const each = concurrentEach(settings.fileBytes);
     if (each <= 0) throw new Error('BENCH_FILE_MIB is too small for the concurrent case');
     process.stderr.write(`bench: writing ${settings.fileBytes / MiB} MiB source file…\n`);
-    const src = await createSource(path.join(runDir, 'source.bin'), settings.fileBytes, CONCURRENT_UPLOADS, each);
+    const src = await createSource(path.join(runDir, 'source.bin'), settings.fileBytes, CONCURRENT_UPLOADS, each, NATIVE_CHUNK);
     const rounds = new Map<string, Row[]>();
+    const instantRounds: InstantResult[] = [];
     for (let round = 1; round <= settings.repeat; round++) {
       for (const c of settings.cases) {
+        if (c === 'instant') {
+          // Ferry only: the other servers have no instant upload.
+          if (!settings.servers.includes('ferry')) continue;
+          const label = `bench: round ${round}/${settings.repeat} ferry / instant`;
+          process.stderr.write(`${label}…\n`);
+          const result = await runInstantCase(src, runDir);
+          instantRounds.push(result);
+          process.stderr.write(`${label}: ${result.error ?? 'ok'}\n`);
+          continue;
+        }
         for (const server of settings.servers) {
           const label = `bench: round ${round}/${settings.repeat} ${server} / ${c}`;
           process.stderr.write(`${label}…\n`);
-          const row = await runCase(server, c, src, runDir);
-          process.stderr.write(`${label}: ${row.error ?? 'ok'}${describe(row)}\n`);
+          const row = c === 'native' ? await runNativeCase(server, src, runDir) : await runCase(server, c, src, runDir);
+          process.stderr.write(`${label}: ${row.error ?? (row.skipped !== undefined ? `n/a, ${row.skipped}` : 'ok')}${describe(row)}\n`);
           const key = `${c}/${server}`;
           rounds.set(key, [...(rounds.get(key) ?? []), row]);
         }
       }
     }
     const rows = [...rounds.values()].map(combine);
+    const instant = instantRounds.length > 0 ? combineInstant(instantRounds) : null;
     const report = renderReport({
       machine,
       fileBytes: settings.fileBytes,
       concurrentEach: each,
       servers: settings.servers,
+      cases: settings.cases,
       repeat: settings.repeat,
       rows,
+      instant,
     });
     process.stdout.write(report);
     fs.writeFileSync(path.join(OUT_DIR, 'latest.md'), report);
-    return rows.some((r) => r.error !== null) ? 1 : 0;
+    return rows.some((r) => r.error !== null) || instant?.error ? 1 : 0;
   } finally {
     cleanUp();
   }

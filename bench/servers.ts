@@ -12,6 +12,8 @@ export interface RunningServer {
   name: ServerName;
   pid: number;
   port: number;
+  /** http://127.0.0.1:<port> */
+  base: string;
   /** tus creation endpoint */
   endpoint: string;
   child: ChildProcess;
@@ -76,11 +78,12 @@ function tail(text: string, max = 600): string {
   return text.length <= max ? text : '…' + text.slice(-max);
 }
 
-export async function startServer(name: ServerName, dataDir: string): Promise<RunningServer> {
+/** `extraEnv` overrides the server's settings (e.g. FERRY_AUTH, FERRY_LOG_LEVEL). */
+export async function startServer(name: ServerName, dataDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
   if (name === 'ferry' && !fs.existsSync(FERRY_MAIN)) throw new Error(`not built: ${path.relative(process.cwd(), FERRY_MAIN)} is missing`);
   const port = await freePort();
   const { args, env } = command(name, port, dataDir);
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   let out = '';
   // Always drain the pipes: a full pipe would stall the server.
@@ -98,7 +101,8 @@ export async function startServer(name: ServerName, dataDir: string): Promise<Ru
     if (state.exited !== null) break;
     if (await healthy(port)) {
       if (child.pid === undefined) break;
-      return { name, pid: child.pid, port, endpoint: `http://127.0.0.1:${port}/files/`, child, output: () => tail(out) };
+      const base = `http://127.0.0.1:${port}`;
+      return { name, pid: child.pid, port, base, endpoint: `${base}/files/`, child, output: () => tail(out) };
     }
     await sleep(50);
   }

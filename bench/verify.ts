@@ -49,8 +49,16 @@ export async function checkUpload(
 ): Promise<string | null> {
   const id = uploadId(url);
   const source = server.name === 'ferry' ? await download(server.endpoint + id) : fs.createReadStream(path.join(server.dataDir, id));
-  const got = await hashStream(source);
-  if (got.bytes !== want.length) return `${id}: ${got.bytes} bytes stored, ${want.length} sent`;
-  if (got.sha256 !== want.sha256) return `${id}: SHA-256 mismatch`;
+  return compare(id, await hashStream(source), want);
+}
+
+/** Like checkUpload, for bytes that a GET of `url` answers (Ferry's files API). */
+export async function checkDownload(url: string, want: { sha256: string; length: number }): Promise<string | null> {
+  return compare(new URL(url).pathname, await hashStream(await download(url)), want);
+}
+
+function compare(what: string, got: { sha256: string; bytes: number }, want: { sha256: string; length: number }): string | null {
+  if (got.bytes !== want.length) return `${what}: ${got.bytes} bytes stored, ${want.length} sent`;
+  if (got.sha256 !== want.sha256) return `${what}: SHA-256 mismatch`;
   return null;
 }
