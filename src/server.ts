@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { AccountService } from './core/accounts.js';
 import { ChunkedUploads } from './core/chunked.js';
+import { NamedUploads } from './core/named-uploads.js';
 import { LibraryService } from './core/library.js';
 import { UploadService } from './core/uploads.js';
 import { buildApp } from './http/app.js';
@@ -49,7 +50,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     uploads, library, store, meta, dedupScope: config.dedupScope, defaultChunkSize: config.defaultChunkSize,
   });
   await uploads.ready();
-  const { server, log } = buildApp(config, { uploads, chunked, library, accounts });
+  const named = { flow: new NamedUploads('flow', { chunked, uploads, meta }) };
+  const { server, log } = buildApp(config, { uploads, chunked, named, library, accounts });
   const maintenance = startMaintenance([
     { name: 'expired uploads', run: () => uploads.sweepExpired() },
     { name: 'unreferenced bytes', run: () => library.sweepUnreferenced() },

@@ -15,7 +15,6 @@ import type { UploadService } from './uploads.js';
 
 /** Chunks map one to one onto the parts of an S3 multipart upload, which allows 10,000. */
 export const MAX_CHUNKS = 10_000;
-export const MIN_CHUNK_SIZE = 64 * 1024;
 export const MAX_CHUNK_SIZE = 1024 ** 3;
 const EMPTY_SHA256 = newSha256().digest('hex');
 /** How long a chunk request may go without a byte before a retry of the same chunk takes over. */
@@ -28,12 +27,17 @@ export interface ChunkedCreateRequest {
   /** Hex SHA-256 of the whole file: enables instant upload and is checked at completion. */
   readonly sha256?: string | null;
   readonly chunkSize?: number | null;
+  /**
+   * `ceil` (the default): the last chunk is the shorter remainder. `floor`: flow.js's layout, where
+   * the last chunk takes the remainder on top of a full chunk.
+   */
+  readonly layout?: 'ceil' | 'floor';
 }
 
 export interface ChunkRequest {
   readonly body: Readable;
   readonly contentLength: number | null;
-  /** At least one digest of the chunk; every one must match before the chunk counts. */
+  /** Digests of the chunk, when the protocol has them; every one must match before the chunk counts. */
   readonly digests: readonly ChecksumExpectation[];
 }
 
@@ -80,7 +84,7 @@ export class ChunkedUploads {
   async create(owner: Principal, request: ChunkedCreateRequest): Promise<ChunkedStatus> {
     const { uploads, library } = this.deps;
     const name = parseFileName(request.name);
-    const chunkSize = this.chunkSizeFor(request.size, request.chunkSize ?? null);
+    const { chunkSize, chunkCount } = this.chunking(request);
     const sha256 = request.sha256?.toLowerCase() ?? null;
     if (request.size === 0 && sha256 !== null && sha256 !== EMPTY_SHA256) {
       throw new FerryError('sha256_mismatch', 'an empty file has a different SHA-256');
@@ -89,6 +93,7 @@ export class ChunkedUploads {
       size: request.size,
       metadata: { filename: name, filetype: cleanMediaType(request.type) },
       chunkSize,
+      chunkCount,
       expectedSha256: sha256,
     });
     if (sha256 === null || upload.state === 'completed') return this.describe(upload);
@@ -116,16 +121,15 @@ export class ChunkedUploads {
    */
   async putChunk(owner: Principal, id: string, index: number, request: ChunkRequest): Promise<ChunkedStatus> {
     const upload = await this.load(owner, id);
-    const { chunkSize, count, size } = plan(upload);
+    const { count } = plan(upload);
     if (!Number.isSafeInteger(index) || index < 0 || index >= count) {
       throw new FerryError('chunk_out_of_range', `chunk index must be from 0 to ${count - 1}`);
     }
-    const start = index * chunkSize;
-    const length = Math.min(chunkSize, size - start);
+    const { start, end } = chunkRange(upload, index);
+    const length = end - start;
     if (request.contentLength !== null && request.contentLength !== length) {
       throw new FerryError('chunk_length_mismatch', `chunk ${index} has ${length} bytes, not ${request.contentLength}`);
     }
-    if (request.digests.length === 0) throw new FerryError('invalid_digest', 'send Content-Digest (sha-256) or Content-MD5 with each chunk');
     if (upload.state === 'paused') throw new FerryError('upload_paused', 'the upload is paused; resume it first');
     if (upload.state === 'completed' || (await this.deps.meta.uploads.hasChunk(id, index))) {
       request.body.resume();
@@ -288,26 +292,30 @@ export class ChunkedUploads {
   }
 
   private source(upload: Upload): ChunkSource {
-    const { chunkSize, count, size } = plan(upload);
     return {
-      count,
+      count: plan(upload).count,
       isStored: (index) => this.deps.meta.uploads.hasChunk(upload.id, index),
-      read: (index) => this.deps.uploads.readStored(upload.id, { start: index * chunkSize, end: Math.min(size, (index + 1) * chunkSize) - 1 }),
+      read: (index) => {
+        const { start, end } = chunkRange(upload, index);
+        return end > start ? this.deps.uploads.readStored(upload.id, { start, end: end - 1 }) : emptyChunk();
+      },
     };
   }
 
-  private chunkSizeFor(size: number, requested: number | null): number {
+  private chunking(request: ChunkedCreateRequest): { chunkSize: number; chunkCount: number } {
+    const { size } = request;
     if (!Number.isSafeInteger(size) || size < 0) throw new FerryError('invalid_request', 'size must be a whole number of bytes');
     const smallest = Math.ceil(size / MAX_CHUNKS);
-    if (requested === null) {
+    let chunkSize = request.chunkSize ?? null;
+    if (chunkSize === null) {
       const mib = 1024 * 1024;
-      return Math.max(this.deps.defaultChunkSize, Math.ceil(smallest / mib) * mib);
+      chunkSize = Math.max(this.deps.defaultChunkSize, Math.ceil(smallest / mib) * mib);
+    } else if (!Number.isSafeInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_CHUNK_SIZE) {
+      throw new FerryError('invalid_request', `chunkSize must be from 1 to ${MAX_CHUNK_SIZE} bytes`);
     }
-    if (!Number.isSafeInteger(requested) || requested < MIN_CHUNK_SIZE || requested > MAX_CHUNK_SIZE) {
-      throw new FerryError('invalid_request', `chunkSize must be from ${MIN_CHUNK_SIZE} to ${MAX_CHUNK_SIZE} bytes`);
-    }
-    if (requested < smallest) throw new FerryError('invalid_request', `at most ${MAX_CHUNKS} chunks: chunkSize must be at least ${smallest}`);
-    return requested;
+    const chunkCount = chunkCountFor(size, chunkSize, request.layout);
+    if (chunkCount > MAX_CHUNKS) throw new FerryError('invalid_request', `at most ${MAX_CHUNKS} chunks: chunkSize must be at least ${smallest}`);
+    return { chunkSize, chunkCount };
   }
 
   private scopeOf(owner: Principal): DedupScope {
@@ -346,7 +354,22 @@ function onlyWhenStalled(letGo: AbortSignal, progress: () => number): { signal: 
 function plan(upload: Upload): { chunkSize: number; count: number; size: number } {
   const chunkSize = upload.chunkSize!;
   const size = upload.size ?? 0;
-  return { chunkSize, count: Math.ceil(size / chunkSize), size };
+  return { chunkSize, count: upload.chunkCount ?? Math.ceil(size / chunkSize), size };
+}
+
+export function chunkCountFor(size: number, chunkSize: number, layout: ChunkedCreateRequest['layout'] = 'ceil'): number {
+  return layout === 'floor' ? Math.max(1, Math.floor(size / chunkSize)) : Math.ceil(size / chunkSize);
+}
+
+/** Where chunk `index` lies: [start, end). The last chunk runs to the end of the file. */
+export function chunkRange(upload: Upload, index: number): { start: number; end: number } {
+  const { chunkSize, count, size } = plan(upload);
+  const start = index * chunkSize;
+  return { start, end: index === count - 1 ? size : start + chunkSize };
+}
+
+async function* emptyChunk(): AsyncIterable<Buffer> {
+  // flow.js sends an empty file as one chunk of no bytes: nothing to read or hash.
 }
 
 function missingOf(stored: readonly number[], count: number): number[] {

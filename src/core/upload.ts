@@ -26,8 +26,14 @@ export interface Upload {
   readonly completedAt: Date | null;
   /** Hex SHA-256 of the completed content: the content address. */
   readonly sha256: string | null;
-  /** Set for uploads of the native chunk API, whose chunks arrive in any order. */
+  /** Set for chunked uploads (native API, flow.js), whose chunks arrive in any order. */
   readonly chunkSize: number | null;
+  /**
+   * Chunk i starts at i × chunkSize; every chunk but the last is chunkSize long, and the last runs
+   * to the end. Usually ceil(size / chunkSize) chunks; flow.js makes floor(size / chunkSize), so
+   * its last chunk is up to twice as long.
+   */
+  readonly chunkCount: number | null;
   /** The SHA-256 the client declared up front; completion must match it. */
   readonly expectedSha256: string | null;
   /** The library file a completed upload became. */

@@ -28,6 +28,7 @@ export interface CreateRequest {
   readonly concat?: ConcatRole | null;
   /** Native chunk API: the upload's chunk size (chunks then arrive in any order). */
   readonly chunkSize?: number | null;
+  readonly chunkCount?: number | null;
   readonly expectedSha256?: string | null;
 }
 
@@ -113,6 +114,7 @@ export class UploadService {
       completedAt: null,
       sha256: null,
       chunkSize: request.chunkSize ?? null,
+      chunkCount: request.chunkCount ?? null,
       expectedSha256: request.expectedSha256 ?? null,
       fileId: null,
     };
@@ -150,7 +152,7 @@ export class UploadService {
     const lock = await this.lockFor(id);
     try {
       const upload = await this.get(owner, id);
-      if (upload.chunkSize !== null) throw new FerryError('invalid_request', 'this upload takes numbered chunks (native chunk API)');
+      if (upload.chunkSize !== null) throw new FerryError('invalid_request', 'this upload takes numbered chunks');
       return await this.streamUnder(lock, (letGo) => appendToUpload(this.appendContext, upload, request, letGo));
     } finally {
       await lock.release();

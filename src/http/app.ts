@@ -5,6 +5,7 @@ import { FerryError } from '../core/errors.js';
 import type { AccountService } from '../core/accounts.js';
 import type { ChunkedUploads } from '../core/chunked.js';
 import type { LibraryService } from '../core/library.js';
+import type { NamedUploads } from '../core/named-uploads.js';
 import type { UploadService } from '../core/uploads.js';
 import { registerApi } from './api/index.js';
 import { createAuthenticator } from './auth.js';
@@ -21,6 +22,7 @@ const OVERRIDABLE = new Set(['PATCH', 'DELETE', 'HEAD', 'GET', 'POST', 'OPTIONS'
 export interface Services {
   readonly uploads: UploadService;
   readonly chunked: ChunkedUploads;
+  readonly named: { readonly flow: NamedUploads };
   readonly library: LibraryService;
   readonly accounts: AccountService;
 }

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { AccountService } from '../core/accounts.js';
 import type { ChunkedUploads } from '../core/chunked.js';
 import type { LibraryService } from '../core/library.js';
+import type { NamedUploads } from '../core/named-uploads.js';
 import type { Principal } from '../core/principal.js';
 import type { UploadService } from '../core/uploads.js';
 import type { Authenticator } from './auth.js';
@@ -14,6 +15,8 @@ export const FILES_PREFIX = '/files';
 export interface HttpContext {
   readonly uploads: UploadService;
   readonly chunked: ChunkedUploads;
+  /** Chunked uploads named by the client, per protocol. */
+  readonly named: { readonly flow: NamedUploads };
   readonly library: LibraryService;
   readonly accounts: AccountService;
   readonly auth: Authenticator;

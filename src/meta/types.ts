@@ -17,6 +17,14 @@ export interface UploadRecords {
   hasChunk(id: string, index: number): Promise<boolean>;
   /** The indexes of the stored chunks, ascending. */
   listChunks(id: string): Promise<number[]>;
+  /** The upload a client-chosen name (a flow.js identifier) stands for, for this owner and protocol. */
+  findAlias(ownerId: string, protocol: string, alias: string): Promise<string | null>;
+  /**
+   * Points the name at `uploadId` if it points nowhere or at `replacing`, atomically, and returns
+   * the upload it points at afterwards: when two requests race to create an upload for one name,
+   * both learn the winner.
+   */
+  claimAlias(ownerId: string, protocol: string, alias: string, uploadId: string, replacing: string | null): Promise<string>;
 }
 
 export interface StoredToken {

@@ -60,6 +60,7 @@ export function sampleUpload(overrides: Partial<Upload> = {}): Upload {
     completedAt: null,
     sha256: null,
     chunkSize: null,
+    chunkCount: null,
     expectedSha256: null,
     fileId: null,
     ...overrides,

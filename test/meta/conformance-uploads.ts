@@ -15,7 +15,7 @@ export function uploadConformance(factory: StoreFactory): void {
     });
 
     it('keeps the owner, chunk size, expected digest and file id', async () => {
-      const upload = sampleUpload({ ownerId: randomId(), chunkSize: 5 * 1024 ** 2, expectedSha256: sha256Of('x'), fileId: randomId() });
+      const upload = sampleUpload({ ownerId: randomId(), chunkSize: 5 * 1024 ** 2, chunkCount: 7, expectedSha256: sha256Of('x'), fileId: randomId() });
       await store().uploads.insert(upload);
       const read = await store().uploads.get(upload.id);
       assert.deepEqual(read, upload);

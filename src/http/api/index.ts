@@ -3,6 +3,7 @@ import type { Router } from '../router.js';
 import { registerAuthRoutes } from './auth-routes.js';
 import { registerFilesApi } from './files-routes.js';
 import { registerUploadsApi } from './uploads-routes.js';
+import { registerFlowRoutes } from '../flow/routes.js';
 import { ApiRegistry } from './registry.js';
 
 export const API_PREFIX = '/api/v1';
@@ -13,6 +14,7 @@ export function registerApi(router: Router, ctx: HttpContext): ApiRegistry {
   registerAuthRoutes(api, ctx, API_PREFIX);
   registerFilesApi(api, ctx, API_PREFIX);
   registerUploadsApi(api, ctx, API_PREFIX);
+  registerFlowRoutes(api, ctx, API_PREFIX);
   router.on('GET', `${API_PREFIX}/openapi.json`, async (_request, reply) => {
     await reply.send(api.document());
   });

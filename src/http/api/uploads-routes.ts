@@ -9,6 +9,8 @@ import type { ApiRegistry } from './registry.js';
 import { errorResponses, FileJson, fileJson } from './schemas.js';
 
 const SHA256_HEX = { pattern: '^[0-9a-fA-F]{64}$' };
+/** Smaller chunks would cost a request and a flush each for too few bytes. */
+const MIN_CHUNK_SIZE = 64 * 1024;
 
 const CreateUpload = Type.Object(
   {
@@ -16,7 +18,7 @@ const CreateUpload = Type.Object(
     size: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Bytes' }),
     type: Type.Optional(Type.String({ maxLength: 255, description: 'Media type' })),
     sha256: Type.Optional(Type.String({ ...SHA256_HEX, description: 'Of the whole file: enables instant upload, checked at completion' })),
-    chunkSize: Type.Optional(Type.Integer({ minimum: 1, description: 'Bytes per chunk (the last may be shorter); at most 10,000 chunks' })),
+    chunkSize: Type.Optional(Type.Integer({ minimum: MIN_CHUNK_SIZE, description: 'Bytes per chunk (the last may be shorter); at most 10,000 chunks' })),
   },
   { additionalProperties: false },
 );
@@ -118,11 +120,9 @@ export function registerUploadsApi(api: ApiRegistry, ctx: HttpContext, prefix: s
   }, async ({ principal, params, request, reply }) => {
     const index = /^\d{1,9}$/.test(params.index!) ? Number(params.index) : Number.NaN;
     if (Number.isNaN(index)) throw new FerryError('chunk_out_of_range', 'the chunk index must be a whole number');
-    const status = await ctx.chunked.putChunk(principal!, params.id!, index, {
-      body: request.raw,
-      contentLength: contentLength(request),
-      digests: chunkDigests(request),
-    });
+    const digests = chunkDigests(request);
+    if (digests.length === 0) throw new FerryError('invalid_digest', 'send Content-Digest (sha-256) or Content-MD5 with each chunk');
+    const status = await ctx.chunked.putChunk(principal!, params.id!, index, { body: request.raw, contentLength: contentLength(request), digests });
     await reply.send(await answer(principal!, status));
   });
 

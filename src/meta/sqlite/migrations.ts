@@ -95,4 +95,14 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX files_owner_name ON files (owner_id, name);
    CREATE INDEX files_owner_sha256 ON files (owner_id, sha256);
    CREATE INDEX files_sha256 ON files (sha256);`,
+  // Chunk counts (flow.js's last chunk absorbs the remainder), and client-chosen upload names.
+  `ALTER TABLE uploads ADD COLUMN chunk_count INTEGER;
+   UPDATE uploads SET chunk_count = (size + chunk_size - 1) / chunk_size WHERE chunk_size IS NOT NULL;
+   CREATE TABLE upload_aliases (
+     owner_id  TEXT NOT NULL,
+     protocol  TEXT NOT NULL,
+     alias     TEXT NOT NULL,
+     upload_id TEXT NOT NULL,
+     PRIMARY KEY (owner_id, protocol, alias)
+   ) WITHOUT ROWID;`,
 ];

@@ -16,6 +16,7 @@ export interface UploadRow {
   completed_at: number | null;
   sha256: string | null;
   chunk_size: number | null;
+  chunk_count: number | null;
   expected_sha256: string | null;
   file_id: string | null;
 }
@@ -36,6 +37,7 @@ export class SqliteUploadRecords implements UploadRecords {
   private readonly insertChunk: Database.Statement<[string, number]>;
   private readonly selectChunks: Database.Statement<[string], number>;
   private readonly selectChunk: Database.Statement<[string, number], number>;
+  private readonly selectAlias: Database.Statement<[string, string, string], string>;
 
   constructor(private readonly sqlite: SqliteDatabase) {
     const { db } = sqlite;
@@ -45,6 +47,9 @@ export class SqliteUploadRecords implements UploadRecords {
     );
     this.insertChunk = db.prepare('INSERT OR IGNORE INTO upload_chunks (upload_id, idx) VALUES (?, ?)');
     this.selectChunk = db.prepare('SELECT 1 FROM upload_chunks WHERE upload_id = ? AND idx = ?').pluck() as Database.Statement<[string, number], number>;
+    this.selectAlias = db
+      .prepare('SELECT upload_id FROM upload_aliases WHERE owner_id = ? AND protocol = ? AND alias = ?')
+      .pluck() as Database.Statement<[string, string, string], string>;
     this.selectChunks = db.prepare('SELECT idx FROM upload_chunks WHERE upload_id = ? ORDER BY idx').pluck() as Database.Statement<[string], number>;
   }
 
@@ -80,6 +85,21 @@ export class SqliteUploadRecords implements UploadRecords {
     return this.selectChunk.get(id, index) !== undefined;
   }
 
+  async findAlias(ownerId: string, protocol: string, alias: string): Promise<string | null> {
+    return this.selectAlias.get(ownerId, protocol, alias) ?? null;
+  }
+
+  async claimAlias(ownerId: string, protocol: string, alias: string, uploadId: string, replacing: string | null): Promise<string> {
+    return this.sqlite.write(() => {
+      const current = this.selectAlias.get(ownerId, protocol, alias);
+      if (current !== undefined && current !== replacing) return current;
+      this.sqlite.db
+        .prepare('INSERT OR REPLACE INTO upload_aliases (owner_id, protocol, alias, upload_id) VALUES (?, ?, ?, ?)')
+        .run(ownerId, protocol, alias, uploadId);
+      return uploadId;
+    });
+  }
+
   async listChunks(id: string): Promise<number[]> {
     return this.selectChunks.all(id);
   }
@@ -112,6 +132,7 @@ function toUploadRow(upload: Upload): UploadRow {
     completed_at: toMillis(upload.completedAt),
     sha256: upload.sha256,
     chunk_size: upload.chunkSize,
+    chunk_count: upload.chunkCount,
     expected_sha256: upload.expectedSha256,
     file_id: upload.fileId,
   };
@@ -131,6 +152,7 @@ export function fromUploadRow(row: UploadRow): Upload {
     completedAt: fromMillis(row.completed_at),
     sha256: row.sha256,
     chunkSize: row.chunk_size,
+    chunkCount: row.chunk_count,
     expectedSha256: row.expected_sha256,
     fileId: row.file_id,
   };

@@ -1,0 +1,55 @@
+import busboy from 'busboy';
+import type { Readable } from 'node:stream';
+import { FerryError } from '../../core/errors.js';
+import type { HttpRequest } from '../exchange.js';
+
+export interface FilePart {
+  readonly stream: Readable;
+  readonly mimeType: string;
+}
+
+/**
+ * Streams a multipart/form-data request: the text fields that come before the file field are
+ * collected, then `onFile` gets them with the file's stream, which it must consume. The chunk is
+ * never held in memory. Fields after the file and any other file are ignored.
+ */
+export async function receiveMultipart<T>(
+  request: HttpRequest,
+  fileField: string,
+  onFile: (fields: Readonly<Record<string, string>>, file: FilePart) => Promise<T>,
+): Promise<T> {
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({ headers: request.headers, limits: { fields: 50, fieldSize: 4096, files: 1, parts: 60 } });
+  } catch {
+    throw new FerryError('invalid_request', 'the body is not multipart/form-data with a boundary');
+  }
+  const fields: Record<string, string> = {};
+  let handled: Promise<T> | null = null;
+  const parsed = new Promise<void>((resolve, reject) => {
+    parser.on('field', (name, value) => { fields[name] = value; });
+    parser.on('file', (name, stream, info) => {
+      // Its errors reach whoever reads it; stopping the parser early must not leave one unheard.
+      stream.on('error', () => undefined);
+      if (name !== fileField || handled) {
+        stream.resume();
+        return;
+      }
+      handled = onFile({ ...fields }, { stream, mimeType: info.mimeType });
+      // A handler that gives up before the end of the file (bad parameters, a chunk too long)
+      // leaves the parser waiting for the rest: stop parsing and let the rest of the body go.
+      handled.catch((err: unknown) => {
+        request.raw.unpipe(parser);
+        parser.destroy();
+        request.raw.resume();
+        reject(err);
+      });
+    });
+    parser.on('close', resolve);
+    parser.on('error', () => reject(new FerryError('invalid_request', 'the multipart body is malformed')));
+  });
+  request.raw.pipe(parser);
+  await parsed;
+  if (!handled) throw new FerryError('invalid_request', `the form has no file field named "${fileField}"`);
+  return handled;
+}
