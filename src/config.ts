@@ -30,6 +30,8 @@ export interface Config {
   readonly dedupScope: 'global' | 'tenant' | 'user';
   /** Chunk size of the native chunk API when the client does not ask for one. */
   readonly defaultChunkSize: number;
+  /** Redis for locks shared by several Ferry nodes (redis:// or rediss://); null for in-process locks. */
+  readonly redisUrl: string | null;
 }
 
 export const DEFAULTS: Config = {
@@ -50,6 +52,7 @@ export const DEFAULTS: Config = {
   loginWindowSeconds: 60,
   dedupScope: 'global',
   defaultChunkSize: 8 * 1024 * 1024,
+  redisUrl: null,
 };
 
 type Parser<K extends keyof Config> = (raw: string, name: string) => Config[K];
@@ -94,6 +97,18 @@ const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
   loginWindowSeconds: { env: 'FERRY_LOGIN_WINDOW_SECONDS', parse: (raw, name) => integer(raw, name, 1) },
   dedupScope: { env: 'FERRY_DEDUP_SCOPE', parse: oneOf(['global', 'tenant', 'user'] as const) },
   defaultChunkSize: { env: 'FERRY_CHUNK_SIZE', parse: (raw, name) => integer(raw, name, 64 * 1024, 1024 ** 3) },
+  redisUrl: {
+    env: 'FERRY_REDIS_URL',
+    parse: (raw, name) => {
+      if (raw === '') return null;
+      const url = URL.canParse(raw) ? new URL(raw) : null;
+      if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
+        // The URL may carry a password: keep it out of the message.
+        return fail(name, raw.replace(/\/\/[^/@]*@/, '//…@'), 'a redis:// or rediss:// URL');
+      }
+      return raw;
+    },
+  },
 };
 
 export class ConfigError extends Error {

@@ -9,6 +9,7 @@ import { UploadService } from './core/uploads.js';
 import { buildApp } from './http/app.js';
 import { startMaintenance } from './jobs/maintenance.js';
 import { MemoryLocker } from './locks/memory.js';
+import { RedisLocker } from './locks/redis.js';
 import type { MetaStore } from './meta/types.js';
 import { SqliteMetaStore } from './meta/sqlite/index.js';
 import { LocalBlobStore } from './storage/local.js';
@@ -34,11 +35,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const store = new LocalBlobStore(join(config.dataDir, 'blobs'));
   const library = new LibraryService({ store, meta });
   const accounts = new AccountService({ meta });
+  // With Redis, locks span every node on it, so a client may resume on any of them.
+  const redisLocker = config.redisUrl ? new RedisLocker(config.redisUrl) : null;
   const uploads = new UploadService({
     store,
     meta,
     library,
-    locker: new MemoryLocker(),
+    locker: redisLocker ?? new MemoryLocker(),
     limits: {
       maxSize: config.maxUploadSize,
       expiryMs: config.uploadExpirySeconds * 1000,
@@ -86,6 +89,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       await closed;
       clearTimeout(grace);
       await maintenance.stop();
+      await redisLocker?.close();
       await meta.close();
     },
   };

@@ -39,6 +39,7 @@ export const ERROR_STATUS = {
   sha256_mismatch: 422,
   chunk_out_of_range: 400,
   chunk_length_mismatch: 400,
+  service_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
