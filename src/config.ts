@@ -32,6 +32,16 @@ export interface Config {
   readonly defaultChunkSize: number;
   /** Redis for locks shared by several Ferry nodes (redis:// or rediss://); null for in-process locks. */
   readonly redisUrl: string | null;
+  /** PostgreSQL for metadata shared by several Ferry nodes (postgres:// or postgresql://); null for SQLite in dataDir. */
+  readonly databaseUrl: string | null;
+  /** Endpoints that receive webhooks (signed with webhookSecret). */
+  readonly webhookUrls: readonly string[];
+  /** Signs webhooks and pre-create hook requests; required when either is configured. */
+  readonly webhookSecret: string | null;
+  /** At most one progress webhook per upload in this many seconds. */
+  readonly webhookProgressSeconds: number;
+  /** Asked before every upload is created; may refuse it. */
+  readonly preCreateHookUrl: string | null;
 }
 
 export const DEFAULTS: Config = {
@@ -52,7 +62,12 @@ export const DEFAULTS: Config = {
   loginWindowSeconds: 60,
   dedupScope: 'global',
   defaultChunkSize: 8 * 1024 * 1024,
+  webhookUrls: [],
+  webhookSecret: null,
+  webhookProgressSeconds: 5,
+  preCreateHookUrl: null,
   redisUrl: null,
+  databaseUrl: null,
 };
 
 type Parser<K extends keyof Config> = (raw: string, name: string) => Config[K];
@@ -109,6 +124,14 @@ const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
       return raw;
     },
   },
+  databaseUrl: { env: 'FERRY_DATABASE_URL', parse: serviceUrl(['postgres:', 'postgresql:']) },
+  webhookUrls: {
+    env: 'FERRY_WEBHOOK_URLS',
+    parse: (raw, name) => raw.split(',').map((url) => url.trim()).filter(Boolean).map((url) => serviceUrl(['http:', 'https:'])(url, name)!),
+  },
+  webhookSecret: { env: 'FERRY_WEBHOOK_SECRET', parse: (raw) => (raw === '' ? null : raw) },
+  webhookProgressSeconds: { env: 'FERRY_WEBHOOK_PROGRESS_SECONDS', parse: (raw, name) => integer(raw, name, 0) },
+  preCreateHookUrl: { env: 'FERRY_PRE_CREATE_HOOK_URL', parse: serviceUrl(['http:', 'https:']) },
 };
 
 export class ConfigError extends Error {
@@ -129,6 +152,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     if (raw !== undefined) merged[key] = parse(raw.trim(), name);
   }
   const config = { ...merged, ...overrides } as Config;
+  if ((config.webhookUrls.length > 0 || config.preCreateHookUrl !== null) && !config.webhookSecret) {
+    throw new ConfigError('FERRY_WEBHOOK_SECRET is required when webhooks or a pre-create hook are configured: receivers check signatures with it');
+  }
   return { ...config, dataDir: resolve(config.dataDir) };
 }
 
@@ -145,6 +171,18 @@ function readConfigFile(path: string): Record<string, unknown> {
   const unknown = Object.keys(parsed).filter((key) => !(key in PARSERS));
   if (unknown.length > 0) throw new ConfigError(`FERRY_CONFIG: unknown settings in ${path}: ${unknown.join(', ')}`);
   return parsed as Record<string, unknown>;
+}
+
+/** A service's URL with one of these schemes, kept as written (drivers parse it); '' for none. */
+function serviceUrl(protocols: readonly string[]): (raw: string, name: string) => string | null {
+  return (raw, name) => {
+    if (raw === '') return null;
+    if (!URL.canParse(raw) || !protocols.includes(new URL(raw).protocol)) {
+      // Such a URL usually carries a password, which must not reach the message (and the logs).
+      fail(name, raw.replace(/\/\/[^/@]*@/, '//…@'), `a ${protocols.map((protocol) => `${protocol}//`).join(' or ')} URL`);
+    }
+    return raw;
+  };
 }
 
 function nonEmpty(raw: string, name: string): string {

@@ -4,7 +4,11 @@ import type { Config } from './config.js';
 import { AccountService } from './core/accounts.js';
 import { ChunkedUploads } from './core/chunked.js';
 import { NamedUploads } from './core/named-uploads.js';
+import { UploadEventBus } from './core/events.js';
 import { LibraryService } from './core/library.js';
+import { Webhooks } from './core/webhooks.js';
+import { HttpPreCreateHook } from './hooks/http-pre-create.js';
+import { Deliverer } from './jobs/deliveries.js';
 import { UploadService } from './core/uploads.js';
 import { buildApp } from './http/app.js';
 import { startMaintenance } from './jobs/maintenance.js';
@@ -15,6 +19,7 @@ import { SqliteMetaStore } from './meta/sqlite/index.js';
 import { LocalBlobStore } from './storage/local.js';
 
 const SHUTDOWN_GRACE_MS = 5_000;
+const DELIVERY_POLL_MS = 1_000;
 
 export interface RunningServer {
   readonly log: Logger;
@@ -33,7 +38,8 @@ export interface RunningServer {
 export async function startServer(config: Config): Promise<RunningServer> {
   const meta = new SqliteMetaStore(join(config.dataDir, 'ferry.db'));
   const store = new LocalBlobStore(join(config.dataDir, 'blobs'));
-  const library = new LibraryService({ store, meta });
+  const events = new UploadEventBus();
+  const library = new LibraryService({ store, meta, events });
   const accounts = new AccountService({ meta });
   // With Redis, locks span every node on it, so a client may resume on any of them.
   const redisLocker = config.redisUrl ? new RedisLocker(config.redisUrl) : null;
@@ -42,6 +48,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     meta,
     library,
     locker: redisLocker ?? new MemoryLocker(),
+    events,
+    preCreate: config.preCreateHookUrl ? new HttpPreCreateHook(config.preCreateHookUrl, config.webhookSecret!) : undefined,
     limits: {
       maxSize: config.maxUploadSize,
       expiryMs: config.uploadExpirySeconds * 1000,
@@ -62,6 +70,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
     { name: 'expired tokens', run: () => accounts.sweepExpired() },
   ], config.expirySweepSeconds * 1000, log);
   uploads.events.on('completed', () => maintenance.kick('digests'));
+  const deliverer = new Deliverer(meta.outbox, { secretFor: () => config.webhookSecret ?? '' });
+  // Failed deliveries come due on their own schedule: this loop looks often, and cheaply.
+  const deliveries = startMaintenance([{ name: 'deliveries', run: () => deliverer.run() }], DELIVERY_POLL_MS, log);
+  if (config.webhookUrls.length > 0) {
+    new Webhooks(meta.outbox, { urls: config.webhookUrls, progressIntervalMs: config.webhookProgressSeconds * 1000 })
+      .attach(events, library, () => deliveries.kick('deliveries'));
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -89,6 +104,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       await closed;
       clearTimeout(grace);
       await maintenance.stop();
+      await deliveries.stop();
       await redisLocker?.close();
       await meta.close();
     },

@@ -40,6 +40,8 @@ export const ERROR_STATUS = {
   chunk_out_of_range: 400,
   chunk_length_mismatch: 400,
   service_unavailable: 503,
+  /** The status comes from the hook's answer (any 4xx); 403 is the fallback. */
+  rejected_by_hook: 403,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -50,11 +52,11 @@ export class FerryError extends Error {
   /** Values a protocol adapter may need to render the error (e.g. the expected offset). */
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown>; status?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'FerryError';
     this.code = code;
-    this.status = ERROR_STATUS[code];
+    this.status = options.status ?? ERROR_STATUS[code];
     this.details = options.details ?? {};
   }
 }

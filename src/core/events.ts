@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { StoredFile } from './file.js';
 import type { Upload } from './upload.js';
 
 export interface UploadEvents {
@@ -9,7 +10,8 @@ export interface UploadEvents {
   failed: [id: string, reason: string];
   terminated: [upload: Upload];
   expired: [upload: Upload];
+  fileDeleted: [file: StoredFile];
 }
 
-/** Typed events of the upload core: metrics, logs and (later) webhooks listen here. */
+/** Typed events of the upload core: metrics, logs and webhooks listen here. */
 export class UploadEventBus extends EventEmitter<UploadEvents> {}

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { DedupScope, FileQuery, MetaStore } from '../meta/types.js';
+import type { DedupScope, FileQuery, MetaStore, OutboxEntry } from '../meta/types.js';
 import { canRead, canTerminate, type BlobStore, type ByteRange } from '../storage/types.js';
 import { FerryError } from './errors.js';
+import type { UploadEventBus } from './events.js';
 import type { Blob, StoredFile } from './file.js';
 import { cleanFileName, cleanMediaType, parseFileName } from './names.js';
 import type { Principal } from './principal.js';
@@ -18,9 +19,13 @@ export interface FileContent {
   readonly body: Readable;
 }
 
+/** Messages to queue with a completion, in its transaction (webhooks, business-server callbacks). */
+export type CompletionMessages = (upload: Upload, file: StoredFile) => OutboxEntry[];
+
 export interface LibraryServiceDeps {
   readonly store: BlobStore;
   readonly meta: MetaStore;
+  readonly events?: UploadEventBus;
   readonly now?: () => Date;
 }
 
@@ -37,10 +42,13 @@ export class LibraryService {
   private readonly store: BlobStore;
   private readonly meta: MetaStore;
   private readonly now: () => Date;
+  private readonly events: UploadEventBus | null;
+  private readonly completionMessages: CompletionMessages[] = [];
 
   constructor(deps: LibraryServiceDeps) {
     this.store = deps.store;
     this.meta = deps.meta;
+    this.events = deps.events ?? null;
     this.now = deps.now ?? (() => new Date());
   }
 
@@ -64,7 +72,13 @@ export class LibraryService {
   }
 
   async remove(owner: Principal, id: string): Promise<void> {
+    const file = await this.find(owner, id);
     if (!(await this.meta.library.deleteFile(owner.userId, id))) throw notFound();
+    this.events?.emit('fileDeleted', file);
+  }
+
+  addCompletionMessages(messages: CompletionMessages): void {
+    this.completionMessages.push(messages);
   }
 
   /** The file's bytes, or one inclusive range of them. */
@@ -109,12 +123,14 @@ export class LibraryService {
    * queued for removal.
    */
   async completeUpload(upload: Upload, sha256: string): Promise<Upload> {
+    const file = this.newFile(upload, sha256, upload.offset);
     const completed = await this.meta.library.completeUpload({
       uploadId: upload.id,
       changes: this.completionChanges(upload.offset, sha256),
-      file: this.newFile(upload, sha256, upload.offset),
+      file,
       storageKey: upload.id,
       onlyIfStored: false,
+      outbox: this.messagesFor(upload, sha256, file),
     });
     if (!completed) throw new Error('completing an upload with its own bytes cannot need stored content');
     return completed.upload;
@@ -125,12 +141,14 @@ export class LibraryService {
    * that content is no longer stored (its last file was deleted meanwhile): the upload stays open.
    */
   async completeFromStored(upload: Upload, sha256: string, size: number): Promise<Upload | null> {
+    const file = this.newFile(upload, sha256, size);
     const completed = await this.meta.library.completeUpload({
       uploadId: upload.id,
       changes: this.completionChanges(size, sha256),
-      file: this.newFile(upload, sha256, size),
+      file,
       storageKey: upload.id,
       onlyIfStored: true,
+      outbox: this.messagesFor(upload, sha256, file),
     });
     return completed?.upload ?? null;
   }
@@ -178,6 +196,12 @@ export class LibraryService {
       const blob = blobs.get(file.sha256);
       return { ...file, sha1: blob?.sha1 ?? null, md5: blob?.md5 ?? null };
     });
+  }
+
+  /** The messages are about the upload as it will be once completed. */
+  private messagesFor(upload: Upload, sha256: string, file: StoredFile): OutboxEntry[] {
+    const completed: Upload = { ...upload, ...this.completionChanges(file.size, sha256), fileId: file.id };
+    return this.completionMessages.flatMap((messages) => messages(completed, file));
   }
 
   private completionChanges(size: number, sha256: string) {

@@ -6,6 +6,7 @@ import { FerryError, isFerryError, type ErrorCode } from './errors.js';
 import { UploadEventBus } from './events.js';
 import { ContentHashes, newSha256 } from './integrity.js';
 import type { LibraryService } from './library.js';
+import type { PreCreateHook } from './pre-create.js';
 import type { Principal } from './principal.js';
 import type { StoredFile } from './file.js';
 import { appendToUpload, type AppendContext, type AppendRequest } from './append.js';
@@ -38,6 +39,7 @@ export interface UploadServiceDeps {
   readonly locker: Locker;
   readonly library: LibraryService;
   readonly limits: UploadLimits;
+  readonly preCreate?: PreCreateHook;
   readonly events?: UploadEventBus;
   readonly now?: () => Date;
 }
@@ -57,6 +59,7 @@ export class UploadService {
   private readonly meta: MetaStore;
   private readonly locker: Locker;
   private readonly library: LibraryService;
+  private readonly preCreate: PreCreateHook | null;
   private readonly hashes = new ContentHashes(10_000);
   private readonly now: () => Date;
   private readonly appendContext: AppendContext;
@@ -69,6 +72,7 @@ export class UploadService {
     this.meta = deps.meta;
     this.locker = deps.locker;
     this.library = deps.library;
+    this.preCreate = deps.preCreate ?? null;
     this.limits = deps.limits;
     this.events = deps.events ?? new UploadEventBus();
     this.now = deps.now ?? (() => new Date());
@@ -100,6 +104,7 @@ export class UploadService {
     const size = request.concat?.kind === 'final' ? await this.finalSize(owner, request.concat.parts) : request.size;
     if (size !== null) this.checkSize(size);
     else if (!this.supportsDeferredLength) throw new FerryError('invalid_request', 'this storage needs the upload length up front');
+    await this.preCreate?.check({ owner, size, metadata: request.metadata });
     const now = this.now();
     const upload: Upload = {
       id: newUploadId(),

@@ -65,6 +65,37 @@ export interface FileQuery {
 /** Which blobs an instant upload may match, beyond the user's own files. */
 export type DedupScope = { readonly kind: 'global' } | { readonly kind: 'tenant'; readonly tenant: string } | { readonly kind: 'user' };
 
+/** A message to deliver to an HTTP endpoint (webhook, business-server callback), at least once. */
+export interface OutboxEntry {
+  /** Unique per message: receivers use it to drop duplicates. */
+  readonly id: string;
+  readonly destination: string;
+  /** Messages with the same destination and key are delivered one at a time, in order. */
+  readonly orderingKey: string;
+  /** The JSON body, exactly as it will be sent and signed. */
+  readonly body: string;
+  readonly createdAt: Date;
+}
+
+export interface PendingDelivery extends OutboxEntry {
+  readonly seq: number;
+  readonly attempts: number;
+}
+
+export interface OutboxRecords {
+  enqueue(entries: readonly OutboxEntry[]): Promise<void>;
+  /**
+   * Messages due at `now` that are first in line for their destination and ordering key (nothing
+   * older with that key is still pending), oldest first.
+   */
+  listDue(now: Date, limit: number): Promise<PendingDelivery[]>;
+  markDelivered(seq: number): Promise<void>;
+  /** Schedules another attempt, or with null gives the message up (it stops blocking its line). */
+  markFailed(seq: number, nextAttemptAt: Date | null, error: string): Promise<void>;
+  /** Counts of pending and given-up messages, for metrics and tests. */
+  counts(): Promise<{ pending: number; dead: number }>;
+}
+
 export interface UploadCompletion {
   readonly uploadId: string;
   readonly changes: UploadChanges;
@@ -77,6 +108,8 @@ export interface UploadCompletion {
   readonly storageKey: string;
   /** Complete only when the content is already stored (instant upload); never store new bytes. */
   readonly onlyIfStored: boolean;
+  /** Messages about the completion, queued in the same transaction so that none is lost. */
+  readonly outbox?: readonly OutboxEntry[];
 }
 
 export interface ProofChallengeRecord {
@@ -124,6 +157,7 @@ export interface MetaStore {
   readonly uploads: UploadRecords;
   readonly accounts: AccountRecords;
   readonly library: LibraryRecords;
+  readonly outbox: OutboxRecords;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

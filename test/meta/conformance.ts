@@ -5,6 +5,7 @@ import { concurrencyConformance } from './conformance-concurrency.js';
 import { fileConformance } from './conformance-files.js';
 import type { StoreFactory } from './conformance-fixtures.js';
 import { libraryConformance } from './conformance-library.js';
+import { outboxConformance } from './conformance-outbox.js';
 import { uploadConformance } from './conformance-uploads.js';
 
 export { sampleUpload, type StoreFactory } from './conformance-fixtures.js';
@@ -21,5 +22,6 @@ export function runMetaStoreConformance(name: string, factory: StoreFactory): vo
     libraryConformance(factory);
     blobConformance(factory);
     concurrencyConformance(factory);
+    outboxConformance(factory);
   });
 }

@@ -4,6 +4,7 @@ import type { DedupScope, FileQuery, LibraryRecords, ProofChallengeRecord, Uploa
 import type { Upload } from '../../core/upload.js';
 import { fromUploadRow, updateUploadRow, type UploadRow } from './uploads.js';
 import type { SqliteDatabase } from './database.js';
+import { insertOutbox } from './outbox.js';
 
 interface FileRow {
   id: string;
@@ -64,6 +65,7 @@ export class SqliteLibraryRecords implements LibraryRecords {
       }
       this.db.prepare('INSERT INTO files VALUES (@id, @owner_id, @name, @size, @type, @sha256, @created_at, @updated_at)').run(toFileRow(file));
       updateUploadRow(this.db, completion.uploadId, { ...completion.changes, fileId: file.id });
+      insertOutbox(this.sqlite, completion.outbox ?? []);
       const upload = fromUploadRow(this.db.prepare('SELECT * FROM uploads WHERE id = ?').get(completion.uploadId) as UploadRow);
       return { upload, file, deduplicated: blob !== null };
     });

@@ -105,4 +105,19 @@ export const MIGRATIONS: readonly string[] = [
      upload_id TEXT NOT NULL,
      PRIMARY KEY (owner_id, protocol, alias)
    ) WITHOUT ROWID;`,
+  // Webhooks and business-server callbacks, delivered at least once from here.
+  `CREATE TABLE outbox (
+     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+     id              TEXT NOT NULL UNIQUE,
+     destination     TEXT NOT NULL,
+     ordering_key    TEXT NOT NULL,
+     body            TEXT NOT NULL,
+     state           TEXT NOT NULL CHECK (state IN ('pending', 'dead')),
+     attempts        INTEGER NOT NULL,
+     next_attempt_at INTEGER NOT NULL,
+     last_error      TEXT,
+     created_at      INTEGER NOT NULL
+   );
+   CREATE INDEX outbox_line ON outbox (destination, ordering_key, seq) WHERE state = 'pending';
+   CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'pending';`,
 ];
