@@ -234,12 +234,9 @@ export class UploadService {
     const expired = await this.meta.uploads.listExpired(this.now(), batch);
     let swept = 0;
     for (const candidate of expired) {
-      let lock;
-      try {
-        lock = await this.locker.acquire(this.lockKey(candidate.id), 0);
-      } catch {
-        continue; // busy right now: someone is still using it, so it is not idle
-      }
+      // Busy right now: someone is still using it, so it is not idle; and it must not be disturbed.
+      const lock = await this.locker.tryAcquire(this.lockKey(candidate.id));
+      if (!lock) continue;
       try {
         const upload = await this.meta.uploads.get(candidate.id);
         if (!upload || (upload.state !== 'open' && upload.state !== 'paused') || !upload.expiresAt || upload.expiresAt > this.now()) continue;

@@ -23,6 +23,10 @@ export class MemoryLocker implements Locker {
     }
   }
 
+  async tryAcquire(key: string): Promise<Lock | null> {
+    return this.held.has(key) ? null : this.take(key);
+  }
+
   private take(key: string): Lock {
     const controller = new AbortController();
     let release!: () => void;

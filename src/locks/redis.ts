@@ -106,6 +106,15 @@ export class RedisLocker implements Locker {
     });
   }
 
+  async tryAcquire(key: string): Promise<Lock | null> {
+    await this.connect();
+    const name = this.prefix + key;
+    const token = randomBytes(16).toString('base64url');
+    const sentAt = Date.now();
+    const [taken] = await this.call('acquire', () => ACQUIRE.run(this.clients.commands, [name], [token, this.ttlMs])) as [number, string, number];
+    return taken === 1 ? this.hold(name, token, sentAt) : null;
+  }
+
   /** Releases the locks still held here (so other nodes need not wait for them to expire) and disconnects. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -10,4 +10,9 @@ export interface Lock {
  */
 export interface Locker {
   acquire(key: string, timeoutMs: number): Promise<Lock>;
+  /**
+   * The lock if nobody holds it, else null, leaving the holder undisturbed: for background work
+   * (sweeps) that must never cut off a client.
+   */
+  tryAcquire(key: string): Promise<Lock | null>;
 }

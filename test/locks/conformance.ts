@@ -95,6 +95,18 @@ export function runLockerConformance(name: string, factory: LockerFactory): void
         await (await second.acquire('a', 0)).release();
       });
 
+      it('tryAcquire takes a free lock, and leaves a held one and its holder alone', async () => {
+        const holder = await first.acquire('a', 100);
+        assert.equal(await second.tryAcquire('a'), null);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.equal(holder.releaseRequested.aborted, false, 'the holder was not asked to let go');
+        await holder.release();
+        const taken = await second.tryAcquire('a');
+        assert.ok(taken);
+        await assert.rejects(first.acquire('a', 0), locked);
+        await taken.release();
+      });
+
       it('keeps keys independent, however they are named', async () => {
         const a = await first.acquire('upload:x', 0);
         const b = await second.acquire('upload:x:chunk:0', 0);

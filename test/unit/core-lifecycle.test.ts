@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { isFerryError } from '../../src/core/errors.js';
 import { UploadService } from '../../src/core/uploads.js';
 import { MemoryLocker } from '../../src/locks/memory.js';
-import { coreFixture, pieces, randomData, sha256, TEST_LIMITS, type CoreFixture } from '../helpers/core.js';
+import { coreFixture, pieces, randomData, sha256, stallingBody, TEST_LIMITS, type CoreFixture } from '../helpers/core.js';
 import { LibraryService } from '../../src/core/library.js';
 import { LOCAL_USER } from '../../src/core/principal.js';
 
@@ -55,6 +55,21 @@ describe('UploadService lifecycle', () => {
     assert.equal(await exists(join(fx.dir, 'blobs', stale.id.slice(0, 2), stale.id)), false);
     assert.equal((await uploads.get(LOCAL_USER, fresh.id)).state, 'open');
     assert.equal((await uploads.get(LOCAL_USER, done.id)).state, 'completed');
+  });
+
+  it('never sweeps, or cuts off, an upload that a request is still streaming into', async () => {
+    let now = new Date('2026-03-01T00:00:00Z');
+    const uploads = new UploadService({ store: fx.store, meta: fx.meta, library: new LibraryService({ store: fx.store, meta: fx.meta }), locker: new MemoryLocker(), limits: TEST_LIMITS, now: () => now });
+    const busy = await uploads.create(LOCAL_USER, { size: 10, metadata: {} });
+    const body = stallingBody(Buffer.from('abc'));
+    const streaming = uploads.append(LOCAL_USER, busy.id, { offset: 0, body });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    now = new Date(now.getTime() + TEST_LIMITS.expiryMs + 1);
+    assert.equal(await uploads.sweepExpired(), 0);
+    assert.equal(body.destroyed, false, 'the request was not cut off');
+    body.push(Buffer.from('defghij'));
+    body.push(null);
+    assert.equal((await streaming).state, 'completed');
   });
 
   it('concatenates completed partial uploads into a final one with the right digest', async () => {
