@@ -15,6 +15,7 @@ import { startMaintenance } from './jobs/maintenance.js';
 import { MemoryLocker } from './locks/memory.js';
 import { RedisLocker } from './locks/redis.js';
 import type { MetaStore } from './meta/types.js';
+import { PostgresMetaStore } from './meta/postgres/index.js';
 import { SqliteMetaStore } from './meta/sqlite/index.js';
 import { LocalBlobStore } from './storage/local.js';
 
@@ -36,7 +37,10 @@ export interface RunningServer {
 
 /** Wires the embedded defaults (SQLite, local disk, in-process locks and jobs) and listens. */
 export async function startServer(config: Config): Promise<RunningServer> {
-  const meta = new SqliteMetaStore(join(config.dataDir, 'ferry.db'));
+  // With PostgreSQL, every node shares the records: uploads, accounts and the library.
+  const meta: MetaStore = config.databaseUrl
+    ? await PostgresMetaStore.open(config.databaseUrl)
+    : new SqliteMetaStore(join(config.dataDir, 'ferry.db'));
   const store = new LocalBlobStore(join(config.dataDir, 'blobs'));
   const events = new UploadEventBus();
   const library = new LibraryService({ store, meta, events });

@@ -1,0 +1,99 @@
+import pg from 'pg';
+import { MIGRATIONS } from './migrations.js';
+
+/** The pool or the client of one transaction: whatever runs a query. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/** Any fixed number, the same on every node: it names the lock that serializes migrations. */
+const MIGRATION_LOCK = 0x6665727279;
+
+/** A connection attempt that hangs (a host that drops packets) must fail, not stall readiness checks. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * Sizes and offsets are bigint columns, which pg hands over as strings by default. Every value
+ * Ferry stores fits a JS number (configured limits stop at 2^53 - 1); refuse to round one that
+ * does not rather than report a wrong size.
+ */
+function parseInt8(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) throw new RangeError(`bigint ${text} does not fit a JavaScript number`);
+  return value;
+}
+
+/** Set per pool, not on pg's global parsers, so other users of pg in the process are unaffected. */
+const TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/** One pool per process, shared by the record stores. A write resolves once its commit has. */
+export class PostgresDatabase implements Queryable {
+  private readonly pool: pg.Pool;
+
+  constructor(url: string) {
+    this.pool = new pg.Pool({ connectionString: url, types: TYPES, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'ferry' });
+    // A connection that breaks while idle (a server restart, a failover) is reported here; unheard,
+    // the event would end the process. The pool has already dropped it and the next query reconnects.
+    this.pool.on('error', () => undefined);
+  }
+
+  /** One statement on any free connection, committed on its own. */
+  query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.pool.query<R>(text, values);
+  }
+
+  /** Runs `work` in one transaction on one connection: committed if it resolves, rolled back if it throws. */
+  async transaction<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      // A connection that cannot even roll back is not handed to the next transaction.
+      await client.query('ROLLBACK').catch((rollbackError: Error) => { broken = rollbackError; });
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /**
+   * Applies the missing migrations in one transaction. Nodes that start together queue on a
+   * transaction-scoped advisory lock, so the first migrates and the others find the work done; the
+   * lock goes with the transaction even if its node dies.
+   */
+  async migrate(): Promise<void> {
+    await this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY)');
+      const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+      const applied = new Set(rows.map((row) => row.version));
+      for (const [index, sql] of MIGRATIONS.entries()) {
+        const version = index + 1;
+        if (applied.has(version)) continue;
+        await client.query(sql);
+        await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]);
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}
+
+/** An INSERT of every field of `row`, column names quoted (`offset` is a reserved word). */
+export function insertRow(table: string, row: object): { text: string; values: unknown[] } {
+  const columns = Object.keys(row);
+  const placeholders = columns.map((_, i) => `$${i + 1}`);
+  return {
+    text: `INSERT INTO ${table} (${columns.map((column) => `"${column}"`).join(', ')}) VALUES (${placeholders.join(', ')})`,
+    values: Object.values(row),
+  };
+}
