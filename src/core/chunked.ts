@@ -2,14 +2,14 @@ import type { Readable } from 'node:stream';
 import type { Lock } from '../locks/types.js';
 import type { DedupScope, MetaStore } from '../meta/types.js';
 import { canWriteAt, type BlobStore } from '../storage/types.js';
-import { FerryError, isFerryError } from './errors.js';
+import { FerryError } from './errors.js';
 import { HashFrontiers, type ChunkSource } from './frontier.js';
-import { checksumVerifier, newSha256, type ChecksumExpectation } from './integrity.js';
+import { newSha256, type ChecksumExpectation } from './integrity.js';
 import type { LibraryService } from './library.js';
 import { cleanMediaType, parseFileName } from './names.js';
 import type { Principal } from './principal.js';
 import { expectedProof, newChallenge, parseChallenge, proofMatches, serializeChallenge, type ProofChallenge } from './proof.js';
-import { receiveBody, UploadSink } from './sink.js';
+import { writeRange } from './write-range.js';
 import type { Upload } from './upload.js';
 import type { UploadService } from './uploads.js';
 
@@ -17,8 +17,6 @@ import type { UploadService } from './uploads.js';
 export const MAX_CHUNKS = 10_000;
 export const MAX_CHUNK_SIZE = 1024 ** 3;
 const EMPTY_SHA256 = newSha256().digest('hex');
-/** How long a chunk request may go without a byte before a retry of the same chunk takes over. */
-const STALL_MS = 1000;
 
 export interface ChunkedCreateRequest {
   readonly name: string;
@@ -238,34 +236,16 @@ export class ChunkedUploads {
   }
 
   private async receive(upload: Upload, index: number, start: number, length: number, request: ChunkRequest, letGo: AbortSignal): Promise<void> {
-    const { store, meta } = this.deps;
-    if (!canWriteAt(store)) throw new FerryError('invalid_request', 'this storage cannot take chunks out of order');
-    const verifiers = request.digests.map(checksumVerifier);
     const live = this.frontiers.claim(upload.id, index);
-    const writer = await store.openWriterAt(upload.id, start);
-    const sink = new UploadSink({
-      writer,
-      start,
-      limit: start + length,
-      digests: live ? [...verifiers, live.hash] : verifiers,
-      checkpointEvery: null,
-      onCheckpoint: async () => undefined,
-    });
-    const whenStalled = onlyWhenStalled(letGo, () => sink.stored);
-    const broken = await receiveBody(request.body, sink, writer, whenStalled.signal).finally(whenStalled.dispose);
     try {
-      if (sink.storageError) throw sink.storageError;
-      if (sink.overflow) throw new FerryError('chunk_length_mismatch', `chunk ${index} is longer than ${length} bytes`);
-      if (broken || sink.stored !== length) throw new FerryError('client_aborted', `chunk ${index} ended after ${sink.stored} of ${length} bytes`);
-      for (const verifier of verifiers) verifier.verify();
+      await writeRange(this.deps.store, upload.id, { start, length, body: request.body, digests: request.digests, alsoHash: live?.hash, letGo, label: `chunk ${index}` });
     } catch (err) {
       live?.abandon();
-      if (isFerryError(err, 'checksum_mismatch')) throw new FerryError('digest_mismatch', `chunk ${index} does not match its digest`);
       throw err;
     }
     live?.commit();
     try {
-      await meta.uploads.addChunk(upload.id, index);
+      await this.deps.meta.uploads.addChunk(upload.id, index);
     } catch (err) {
       // The hash already holds this chunk's bytes; without the record it must be rebuilt.
       this.frontiers.forget(upload.id);
@@ -322,33 +302,6 @@ export class ChunkedUploads {
     const { dedupScope } = this.deps;
     return dedupScope === 'tenant' ? { kind: 'tenant', tenant: owner.tenant } : { kind: dedupScope };
   }
-}
-
-/**
- * A second request for a chunk that is still streaming is usually a client retrying after its
- * first connection died without the server noticing: that one is cut off so the retry can go on.
- * A duplicate sent while the first copy is still flowing just waits for it instead.
- */
-function onlyWhenStalled(letGo: AbortSignal, progress: () => number): { signal: AbortSignal; dispose: () => void } {
-  const stalled = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const watch = () => {
-    let seen = progress();
-    timer = setInterval(() => {
-      const now = progress();
-      if (now === seen) stalled.abort();
-      seen = now;
-    }, STALL_MS);
-  };
-  if (letGo.aborted) watch();
-  else letGo.addEventListener('abort', watch, { once: true });
-  return {
-    signal: stalled.signal,
-    dispose: () => {
-      clearInterval(timer);
-      letGo.removeEventListener('abort', watch);
-    },
-  };
 }
 
 function plan(upload: Upload): { chunkSize: number; count: number; size: number } {

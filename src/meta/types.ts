@@ -17,6 +17,13 @@ export interface UploadRecords {
   hasChunk(id: string, index: number): Promise<boolean>;
   /** The indexes of the stored chunks, ascending. */
   listChunks(id: string): Promise<number[]>;
+  /**
+   * Records that bytes [start, end) of an upload are stored, unless that overlaps a recorded
+   * range: then false, and nothing changes. For protocols whose clients choose their own blocks.
+   */
+  addRange(id: string, start: number, end: number): Promise<boolean>;
+  /** The recorded ranges, by start. */
+  listRanges(id: string): Promise<{ start: number; end: number }[]>;
   /** The upload a client-chosen name (a flow.js identifier) stands for, for this owner and protocol. */
   findAlias(ownerId: string, protocol: string, alias: string): Promise<string | null>;
   /**

@@ -158,6 +158,36 @@ export function uploadConformance(factory: StoreFactory): void {
       assert.deepEqual(await store().uploads.listChunks(upload.id), [0, 1, 3, 5]);
     });
 
+    it('records byte ranges that do not overlap, and refuses ones that do, even at once', async () => {
+      const upload = sampleUpload();
+      await store().uploads.insert(upload);
+      assert.equal(await store().uploads.addRange(upload.id, 100, 200), true);
+      assert.equal(await store().uploads.addRange(upload.id, 0, 100), true, 'touching is not overlapping');
+      assert.equal(await store().uploads.addRange(upload.id, 199, 300), false);
+      assert.equal(await store().uploads.addRange(upload.id, 50, 60), false);
+      const racing = await Promise.all([store().uploads.addRange(upload.id, 500, 600), store().uploads.addRange(upload.id, 550, 650)]);
+      assert.equal(racing.filter(Boolean).length, 1);
+      const other = sampleUpload();
+      await store().uploads.insert(other);
+      assert.equal(await store().uploads.addRange(other.id, 100, 200), true, 'ranges of uploads are independent');
+      assert.deepEqual((await store().uploads.listRanges(upload.id)).slice(0, 2), [{ start: 0, end: 100 }, { start: 100, end: 200 }]);
+      assert.equal((await store().uploads.listRanges(upload.id)).length, 3);
+    });
+
+    it('names uploads per owner and protocol; a name is claimed once, or replaced from the expected upload', async () => {
+      const [first, second, third] = [randomId(), randomId(), randomId()];
+      assert.equal(await store().uploads.findAlias('owner-a', 'flow', 'file-1'), null);
+      assert.equal(await store().uploads.claimAlias('owner-a', 'flow', 'file-1', first, null), first);
+      assert.equal(await store().uploads.claimAlias('owner-a', 'flow', 'file-1', second, null), first, 'taken: the winner is returned');
+      assert.equal(await store().uploads.findAlias('owner-b', 'flow', 'file-1'), null, 'per owner');
+      assert.equal(await store().uploads.findAlias('owner-a', 'other', 'file-1'), null, 'per protocol');
+      assert.equal(await store().uploads.claimAlias('owner-a', 'flow', 'file-1', third, second), first, 'replacing the wrong upload changes nothing');
+      assert.equal(await store().uploads.claimAlias('owner-a', 'flow', 'file-1', third, first), third);
+      assert.equal(await store().uploads.findAlias('owner-a', 'flow', 'file-1'), third);
+      const raced = await Promise.all([randomId(), randomId(), randomId()].map((id) => store().uploads.claimAlias('owner-a', 'flow', 'race', id, null)));
+      assert.equal(new Set(raced).size, 1, 'all racers learn the same winner');
+    });
+
     it('answers ping while open', async () => {
       await store().ping();
     });

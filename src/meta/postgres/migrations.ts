@@ -121,4 +121,11 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX outbox_line ON outbox (destination, ordering_key, seq) WHERE state = 'pending';
    CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'pending';`,
+  // Byte ranges of uploads whose clients choose their own blocks (fupload).
+  `CREATE TABLE upload_ranges (
+     upload_id text COLLATE "C" NOT NULL,
+     start     bigint NOT NULL,
+     "end"     bigint NOT NULL,
+     PRIMARY KEY (upload_id, start)
+   );`,
 ];

@@ -40,6 +40,22 @@ export class PostgresUploadRecords implements UploadRecords {
     return rowCount === 1;
   }
 
+  async addRange(id: string, start: number, end: number): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      // The upload's row lock makes the overlap check and the insert one step across nodes.
+      await tx.query('SELECT 1 FROM uploads WHERE id = $1 FOR UPDATE', [id]);
+      const { rowCount } = await tx.query('SELECT 1 FROM upload_ranges WHERE upload_id = $1 AND start < $2 AND "end" > $3 LIMIT 1', [id, end, start]);
+      if (rowCount) return false;
+      await tx.query('INSERT INTO upload_ranges (upload_id, start, "end") VALUES ($1, $2, $3)', [id, start, end]);
+      return true;
+    });
+  }
+
+  async listRanges(id: string): Promise<{ start: number; end: number }[]> {
+    const { rows } = await this.db.query<{ start: number; end: number }>('SELECT start, "end" FROM upload_ranges WHERE upload_id = $1 ORDER BY start', [id]);
+    return rows;
+  }
+
   async findAlias(ownerId: string, protocol: string, alias: string): Promise<string | null> {
     return aliasTarget(this.db, ownerId, protocol, alias);
   }

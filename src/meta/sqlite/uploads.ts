@@ -85,6 +85,21 @@ export class SqliteUploadRecords implements UploadRecords {
     return this.selectChunk.get(id, index) !== undefined;
   }
 
+  async addRange(id: string, start: number, end: number): Promise<boolean> {
+    return this.sqlite.write(() => {
+      const overlapping = this.sqlite.db
+        .prepare('SELECT 1 FROM upload_ranges WHERE upload_id = ? AND start < ? AND "end" > ? LIMIT 1')
+        .get(id, end, start);
+      if (overlapping) return false;
+      this.sqlite.db.prepare('INSERT INTO upload_ranges (upload_id, start, "end") VALUES (?, ?, ?)').run(id, start, end);
+      return true;
+    });
+  }
+
+  async listRanges(id: string): Promise<{ start: number; end: number }[]> {
+    return this.sqlite.db.prepare('SELECT start, "end" FROM upload_ranges WHERE upload_id = ? ORDER BY start').all(id) as { start: number; end: number }[];
+  }
+
   async findAlias(ownerId: string, protocol: string, alias: string): Promise<string | null> {
     return this.selectAlias.get(ownerId, protocol, alias) ?? null;
   }

@@ -1,0 +1,81 @@
+import type { Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { canWriteAt, type BlobStore } from '../storage/types.js';
+import { FerryError, isFerryError } from './errors.js';
+import { checksumVerifier, type ChecksumExpectation } from './integrity.js';
+import { receiveBody, UploadSink } from './sink.js';
+
+/** How long a request may go without a byte before a retry of the same range takes over. */
+const STALL_MS = 1000;
+
+export interface RangeWrite {
+  readonly start: number;
+  readonly length: number;
+  readonly body: Readable;
+  /** Digests the client declared for these bytes; all must match. */
+  readonly digests: readonly ChecksumExpectation[];
+  /** A running hash to feed the bytes to as they pass (the whole file's, at its frontier). */
+  readonly alsoHash?: Hash;
+  /** Fires when another request wants this range; honoured only once this one has stalled. */
+  readonly letGo: AbortSignal;
+  /** Names the range in errors, e.g. "chunk 3". */
+  readonly label: string;
+}
+
+/**
+ * Writes one range of an upload in place and makes it durable. Resolves only when exactly
+ * `length` bytes arrived, matched every digest and are on disk; otherwise throws, and the caller
+ * records nothing (the bytes stay unclaimed until a retry overwrites them).
+ */
+export async function writeRange(store: BlobStore, id: string, range: RangeWrite): Promise<void> {
+  if (!canWriteAt(store)) throw new FerryError('invalid_request', 'this storage cannot take ranges out of order');
+  const { start, length, label } = range;
+  const verifiers = range.digests.map(checksumVerifier);
+  const writer = await store.openWriterAt(id, start);
+  const sink = new UploadSink({
+    writer,
+    start,
+    limit: start + length,
+    digests: range.alsoHash ? [...verifiers, range.alsoHash] : verifiers,
+    checkpointEvery: null,
+    onCheckpoint: async () => undefined,
+  });
+  const whenStalled = onlyWhenStalled(range.letGo, () => sink.stored);
+  const broken = await receiveBody(range.body, sink, writer, whenStalled.signal).finally(whenStalled.dispose);
+  if (sink.storageError) throw sink.storageError;
+  if (sink.overflow) throw new FerryError('chunk_length_mismatch', `${label} is longer than ${length} bytes`);
+  if (broken || sink.stored !== length) throw new FerryError('client_aborted', `${label} ended after ${sink.stored} of ${length} bytes`);
+  try {
+    for (const verifier of verifiers) verifier.verify();
+  } catch (err) {
+    if (isFerryError(err, 'checksum_mismatch')) throw new FerryError('digest_mismatch', `${label} does not match its digest`);
+    throw err;
+  }
+}
+
+/**
+ * A second request for a range that is still streaming is usually a client retrying after its
+ * first connection died without the server noticing: that one is cut off so the retry can go on.
+ * A duplicate sent while the first copy is still flowing just waits for it instead.
+ */
+function onlyWhenStalled(letGo: AbortSignal, progress: () => number): { signal: AbortSignal; dispose: () => void } {
+  const stalled = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const watch = () => {
+    let seen = progress();
+    timer = setInterval(() => {
+      const now = progress();
+      if (now === seen) stalled.abort();
+      seen = now;
+    }, STALL_MS);
+  };
+  if (letGo.aborted) watch();
+  else letGo.addEventListener('abort', watch, { once: true });
+  return {
+    signal: stalled.signal,
+    dispose: () => {
+      clearInterval(timer);
+      letGo.removeEventListener('abort', watch);
+    },
+  };
+}
