@@ -42,6 +42,16 @@ export interface Config {
   readonly webhookProgressSeconds: number;
   /** Asked before every upload is created; may refuse it. */
   readonly preCreateHookUrl: string | null;
+  /** Where blobs live: `local` (files under dataDir) or `s3` (an S3 bucket, shared by several nodes). */
+  readonly storage: 'local' | 's3';
+  /** S3 endpoint URL (Ceph RGW, MinIO, OSS, ...); null for AWS's own endpoints. */
+  readonly s3Endpoint: string | null;
+  readonly s3Bucket: string | null;
+  readonly s3AccessKey: string | null;
+  readonly s3SecretKey: string | null;
+  readonly s3Region: string;
+  /** Path-style addressing (endpoint/bucket/key), which Ceph RGW and most self-hosted stores need. */
+  readonly s3ForcePathStyle: boolean;
 }
 
 export const DEFAULTS: Config = {
@@ -68,6 +78,13 @@ export const DEFAULTS: Config = {
   preCreateHookUrl: null,
   redisUrl: null,
   databaseUrl: null,
+  storage: 'local',
+  s3Endpoint: null,
+  s3Bucket: null,
+  s3AccessKey: null,
+  s3SecretKey: null,
+  s3Region: 'us-east-1',
+  s3ForcePathStyle: false,
 };
 
 type Parser<K extends keyof Config> = (raw: string, name: string) => Config[K];
@@ -132,6 +149,14 @@ const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
   webhookSecret: { env: 'FERRY_WEBHOOK_SECRET', parse: (raw) => (raw === '' ? null : raw) },
   webhookProgressSeconds: { env: 'FERRY_WEBHOOK_PROGRESS_SECONDS', parse: (raw, name) => integer(raw, name, 0) },
   preCreateHookUrl: { env: 'FERRY_PRE_CREATE_HOOK_URL', parse: serviceUrl(['http:', 'https:']) },
+  storage: { env: 'FERRY_STORAGE', parse: oneOf(['local', 's3'] as const) },
+  s3Endpoint: { env: 'FERRY_S3_ENDPOINT', parse: serviceUrl(['http:', 'https:']) },
+  s3Bucket: { env: 'FERRY_S3_BUCKET', parse: (raw) => (raw === '' ? null : raw) },
+  s3AccessKey: { env: 'FERRY_S3_ACCESS_KEY', parse: (raw) => (raw === '' ? null : raw) },
+  // Taken as it is: nothing checks a secret in a way that could put it in a message.
+  s3SecretKey: { env: 'FERRY_S3_SECRET_KEY', parse: (raw) => (raw === '' ? null : raw) },
+  s3Region: { env: 'FERRY_S3_REGION', parse: nonEmpty },
+  s3ForcePathStyle: { env: 'FERRY_S3_FORCE_PATH_STYLE', parse: boolean },
 };
 
 export class ConfigError extends Error {
@@ -155,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if ((config.webhookUrls.length > 0 || config.preCreateHookUrl !== null) && !config.webhookSecret) {
     throw new ConfigError('FERRY_WEBHOOK_SECRET is required when webhooks or a pre-create hook are configured: receivers check signatures with it');
   }
+  checkStorage(config);
   return { ...config, dataDir: resolve(config.dataDir) };
 }
 
@@ -183,6 +209,20 @@ function serviceUrl(protocols: readonly string[]): (raw: string, name: string) =
     }
     return raw;
   };
+}
+
+/** S3 storage needs its bucket and keys; the message names what is missing, never a value. */
+function checkStorage(config: Config): void {
+  if (config.storage !== 's3') return;
+  const missing = (['s3Bucket', 's3AccessKey', 's3SecretKey'] as const).filter((key) => !config[key]).map((key) => PARSERS[key].env);
+  if (missing.length > 0) throw new ConfigError(`FERRY_STORAGE=s3 needs ${missing.join(', ')}`);
+}
+
+function boolean(raw: string, name: string): boolean {
+  const value = raw.toLowerCase();
+  if (value === 'true' || value === '1' || value === 'yes') return true;
+  if (value === 'false' || value === '0' || value === 'no' || value === '') return false;
+  return fail(name, raw, 'true or false');
 }
 
 function nonEmpty(raw: string, name: string): string {

@@ -18,6 +18,7 @@ import type { MetaStore } from './meta/types.js';
 import { PostgresMetaStore } from './meta/postgres/index.js';
 import { SqliteMetaStore } from './meta/sqlite/index.js';
 import { LocalBlobStore } from './storage/local.js';
+import { openS3BlobStore } from './storage/s3/index.js';
 
 const SHUTDOWN_GRACE_MS = 5_000;
 const DELIVERY_POLL_MS = 1_000;
@@ -41,7 +42,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const meta: MetaStore = config.databaseUrl
     ? await PostgresMetaStore.open(config.databaseUrl)
     : new SqliteMetaStore(join(config.dataDir, 'ferry.db'));
-  const store = new LocalBlobStore(join(config.dataDir, 'blobs'));
+  // With S3, every node reads and writes the same blobs.
+  const s3 = config.storage === 's3' ? openS3BlobStore(config) : null;
+  const store = s3?.store ?? new LocalBlobStore(join(config.dataDir, 'blobs'));
   const events = new UploadEventBus();
   const library = new LibraryService({ store, meta, events });
   const accounts = new AccountService({ meta });
@@ -111,6 +114,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       await deliveries.stop();
       await redisLocker?.close();
       await meta.close();
+      s3?.close();
     },
   };
 }

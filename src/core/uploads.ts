@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Lock, Locker } from '../locks/types.js';
 import type { MetaStore } from '../meta/types.js';
-import { canConcat, canDeferLength, canRead, canTerminate, type BlobStore } from '../storage/types.js';
+import { canConcat, canDeferLength, canFinish, canRead, canTerminate, type BlobStore } from '../storage/types.js';
 import { FerryError, isFerryError, type ErrorCode } from './errors.js';
 import { UploadEventBus } from './events.js';
 import { ContentHashes, newSha256 } from './integrity.js';
@@ -124,6 +124,8 @@ export class UploadService {
       fileId: null,
     };
     await this.store.create(upload.id);
+    // A store that plans by length (S3 part sizes) hears it now; deferred lengths come with an append.
+    if (size !== null && canDeferLength(this.store)) await this.store.declareLength(upload.id, size);
     await this.meta.uploads.insert(upload);
     this.events.emit('created', upload);
     if (upload.concat?.kind === 'final') return this.concatenate(upload, upload.concat.parts);
@@ -310,6 +312,8 @@ export class UploadService {
 
   /** Partial uploads of a tus concatenation stay uploads; everything else becomes a library file. */
   private async finish(upload: Upload, sha256: string): Promise<Upload> {
+    // The bytes are final: a store that assembles pieces (S3 multipart) makes them one blob now.
+    if (canFinish(this.store)) await this.store.finish(upload.id);
     const completed = upload.concat?.kind === 'partial'
       ? await this.meta.uploads.update(upload.id, {
         size: upload.offset, offset: upload.offset, state: 'completed', completedAt: this.now(), expiresAt: null, sha256,

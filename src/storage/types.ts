@@ -56,8 +56,16 @@ export interface Concatenation {
 }
 
 export interface DeferredLength {
-  /** Told once the final length of a deferred-length upload is known. */
+  /** Told an upload's final length once it is known: at creation, or when a deferred length is declared. */
   declareLength(id: string, size: number): Promise<void>;
+}
+
+/**
+ * Stores that assemble a blob from pieces (S3 multipart) are told when its bytes are final, before
+ * the upload is recorded as complete; only then may it be read as a whole.
+ */
+export interface Completion {
+  finish(id: string): Promise<void>;
 }
 
 export type FullBlobStore = BlobStore & RangedReads & PositionalWrites & Termination & Concatenation & DeferredLength;
@@ -80,4 +88,8 @@ export function canDeferLength(store: BlobStore): store is BlobStore & DeferredL
 
 export function canWriteAt(store: BlobStore): store is BlobStore & PositionalWrites {
   return typeof (store as Partial<PositionalWrites>).openWriterAt === 'function';
+}
+
+export function canFinish(store: BlobStore): store is BlobStore & Completion {
+  return typeof (store as Partial<Completion>).finish === 'function';
 }

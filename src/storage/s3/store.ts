@@ -1,0 +1,213 @@
+import { Readable } from 'node:stream';
+import { FerryError } from '../../core/errors.js';
+import type { BlobStore, BlobWriter, ByteRange, Completion, Concatenation, DeferredLength, RangedReads, Termination } from '../types.js';
+import type { S3Api } from './api.js';
+import { cutTo, freeze, readPieces, thaw } from './lifecycle.js';
+import { keysOf, partSizeFor, type KeyLayout, type PartSizer } from './plan.js';
+import { PartProducer } from './producer.js';
+import { readManifest, reconcile, writeManifest, type BlobState } from './state.js';
+
+/** Blob ids become object keys, so only a fixed, path-free alphabet is ever accepted. */
+const SAFE_ID = /^[0-9a-zA-Z_-]{16,128}$/;
+
+export interface S3BlobStoreOptions {
+  /** Prepended to every key, so several deployments (or test runs) can share a bucket. */
+  readonly prefix?: string;
+  readonly partsInFlight?: number;
+  /** Part sizes; tests with a fake S3 use small ones. */
+  readonly partSize?: PartSizer;
+}
+
+/**
+ * Blobs in an S3 bucket. Bytes stream into one multipart upload per blob (see PartProducer); a
+ * blob's state is whatever S3 lists, so any node can take over a blob another node was writing.
+ * finish() completes the multipart upload in place: no byte is copied.
+ *
+ * An unfinished multipart upload cannot be read, and S3 has no way to delete or shorten a part.
+ * So reading the front of an unfinished blob (Ferry re-hashes it when an upload resumes on a node
+ * that does not have its running SHA-256) first *freezes* it: the multipart upload is completed as
+ * the blob's object, which is then readable. The next writer *thaws* it: a new multipart upload
+ * whose first parts are server-side copies (UploadPartCopy) of that object. Only a resume on
+ * another node pays this copy; completing never does. Out-of-order writes (PositionalWrites) are
+ * not offered: a part is immutable once sent, so chunks must arrive in order.
+ */
+export class S3BlobStore implements BlobStore, RangedReads, Termination, Concatenation, DeferredLength, Completion {
+  private readonly prefix: string;
+  private readonly partsInFlight: number;
+  private readonly partSize: PartSizer;
+
+  constructor(private readonly api: S3Api, options: S3BlobStoreOptions = {}) {
+    this.prefix = options.prefix ?? '';
+    this.partsInFlight = options.partsInFlight ?? 3;
+    this.partSize = options.partSize ?? partSizeFor;
+  }
+
+  private keys(id: string): KeyLayout {
+    if (!SAFE_ID.test(id)) throw new FerryError('invalid_request', 'invalid blob id');
+    return keysOf(this.prefix, id);
+  }
+
+  async create(id: string): Promise<void> {
+    const keys = this.keys(id);
+    const uploadId = await this.api.createMultipart(keys.blob);
+    await writeManifest(this.api, keys, { uploadId, size: null, stale: {} });
+  }
+
+  async declareLength(id: string, size: number): Promise<void> {
+    const keys = this.keys(id);
+    const manifest = await readManifest(this.api, keys);
+    if (!manifest) throw new FerryError('upload_not_found', `blob ${id} not found`);
+    if (manifest.size !== size) await writeManifest(this.api, keys, { ...manifest, size });
+  }
+
+  async length(id: string): Promise<number> {
+    return (await reconcile(this.api, this.keys(id), id)).length;
+  }
+
+  async openWriter(id: string, offset: number): Promise<BlobWriter> {
+    const keys = this.keys(id);
+    let state = await this.writable(keys, id);
+    if (offset > state.length) throw new Error(`blob ${id} holds ${state.length} bytes; cannot write at ${offset}`);
+    if (offset < state.length) state = await cutTo(this.api, keys, id, state, offset);
+    // Segments the parts have made redundant (or that a crash left past the end) go now: a writer
+    // is only ever truncated back to offsets at or after the one it opened at.
+    const inChain = new Set(state.chain.map((piece) => piece.key));
+    await Promise.all(state.segments.filter((segment) => !inChain.has(segment.key)).map((segment) => this.api.deleteObject(segment.key)));
+    return new PartProducer({
+      api: this.api,
+      key: keys.blob,
+      uploadId: state.manifest!.uploadId!,
+      segmentKey: keys.segment,
+      size: state.manifest!.size,
+      partsEnd: state.partsEnd,
+      nextPart: state.nextPart,
+      staged: await readPieces(this.api, state.chain),
+      stale: new Set(Object.keys(state.manifest!.stale).map(Number)),
+      clearStale: (numbers) => this.clearStale(keys, id, numbers),
+      partsInFlight: this.partsInFlight,
+      partSize: this.partSize,
+    });
+  }
+
+  async truncate(id: string, length: number): Promise<void> {
+    const keys = this.keys(id);
+    const state = await reconcile(this.api, keys, id);
+    if (length >= state.length) return;
+    if (!state.manifest) throw new Error(`blob ${id} is complete and cannot be truncated`);
+    await cutTo(this.api, keys, id, state, length);
+  }
+
+  async ping(): Promise<void> {
+    await this.api.ping();
+  }
+
+  read(id: string, range?: ByteRange): Readable {
+    return Readable.from(this.bytes(this.keys(id), id, range), { objectMode: false });
+  }
+
+  /** Completes the multipart upload in place, with the staged tail (if any) as its last part. */
+  async finish(id: string): Promise<void> {
+    const keys = this.keys(id);
+    let state = await reconcile(this.api, keys, id);
+    if (!state.manifest) return;
+    if (state.manifest.uploadId === null && state.chain.length > 0) state = await thaw(this.api, keys, id, state);
+    const uploadId = state.manifest!.uploadId;
+    if (uploadId !== null) {
+      const parts = state.parts.map(({ number, etag }) => ({ number, etag }));
+      if (state.chain.length > 0) {
+        const tail = Buffer.concat(await readPieces(this.api, state.chain));
+        parts.push({ number: state.nextPart, etag: await this.api.uploadPart(keys.blob, uploadId, state.nextPart, tail) });
+      }
+      if (parts.length === 0) {
+        // S3 refuses to complete a multipart upload without parts: an empty blob is a plain object.
+        await this.api.putObject(keys.blob, Buffer.alloc(0));
+      } else {
+        await this.api.completeMultipart(keys.blob, uploadId, parts);
+      }
+    }
+    await this.clearStaging(keys);
+  }
+
+  async remove(id: string): Promise<void> {
+    const keys = this.keys(id);
+    await this.clearStaging(keys);
+    await this.api.deleteObject(keys.blob);
+  }
+
+  async concat(target: string, parts: readonly string[], onData: (chunk: Buffer) => void): Promise<number> {
+    // Every byte goes past onData anyway (the caller hashes it), so the bytes stream through here
+    // into the target's parts rather than being copied server-side.
+    const writer = await this.openWriter(target, 0);
+    let length = 0;
+    try {
+      for (const part of parts) {
+        for await (const chunk of this.read(part) as AsyncIterable<Buffer>) {
+          onData(chunk);
+          await writer.write([chunk]);
+          length += chunk.length;
+        }
+      }
+      await writer.sync();
+    } finally {
+      await writer.close();
+    }
+    return length;
+  }
+
+  /** The blob, ready for a writer: a frozen blob is thawed, and parts after a gap are recorded as stale. */
+  private async writable(keys: KeyLayout, id: string): Promise<BlobState> {
+    let state = await reconcile(this.api, keys, id);
+    if (!state.manifest) throw new Error(`blob ${id} is complete and cannot be written`);
+    if (state.manifest.uploadId === null) state = await thaw(this.api, keys, id, state);
+    if (Object.keys(state.unrecorded).length > 0) {
+      const manifest = state.manifest!;
+      await writeManifest(this.api, keys, { ...manifest, stale: { ...manifest.stale, ...state.unrecorded } });
+      state = await reconcile(this.api, keys, id);
+    }
+    return state;
+  }
+
+  private async *bytes(keys: KeyLayout, id: string, range?: ByteRange): AsyncGenerator<Buffer> {
+    let state = (await readManifest(this.api, keys)) ? await reconcile(this.api, keys, id) : null;
+    if (state === null) {
+      const body = await this.api.getObject(keys.blob, range);
+      if (!body) throw new FerryError('upload_not_found', `blob ${id} not found`);
+      yield* body as AsyncIterable<Buffer>;
+      return;
+    }
+    if (state.length === 0 && !range) return;
+    const { start, end } = range ?? { start: 0, end: state.length - 1 };
+    if (end >= state.length || start > end) throw new FerryError('range_not_satisfiable', `blob ${id} holds ${state.length} bytes`);
+    if (start < state.partsEnd && state.parts.length > 0) state = await freeze(this.api, keys, id, state);
+    if (start < state.prefix) {
+      const body = await this.api.getObject(keys.blob, { start, end: Math.min(end, state.prefix - 1) });
+      if (!body) throw new FerryError('upload_gone', `the stored bytes of blob ${id} are gone`);
+      yield* body as AsyncIterable<Buffer>;
+    }
+    for (const piece of state.chain) {
+      const from = Math.max(start, piece.start);
+      const to = Math.min(end, piece.end - 1);
+      if (from > to) continue;
+      const body = await this.api.getObject(piece.key, { start: piece.skip + from - piece.start, end: piece.skip + to - piece.start });
+      if (!body) throw new FerryError('upload_gone', `a staged part of blob ${id} is gone`);
+      yield* body as AsyncIterable<Buffer>;
+    }
+  }
+
+  /** Parts written again count again. */
+  private async clearStale(keys: KeyLayout, id: string, numbers: readonly number[]): Promise<void> {
+    const manifest = await readManifest(this.api, keys);
+    if (!manifest) throw new FerryError('upload_not_found', `blob ${id} not found`);
+    const stale = { ...manifest.stale };
+    for (const number of numbers) delete stale[number];
+    await writeManifest(this.api, keys, { ...manifest, stale });
+  }
+
+  /** Aborts every multipart upload on the blob's key (a crash may have left more than one). */
+  private async clearStaging(keys: KeyLayout): Promise<void> {
+    for (const uploadId of await this.api.listMultipartUploads(keys.blob)) await this.api.abortMultipart(keys.blob, uploadId);
+    const segments = await this.api.listObjects(keys.tails);
+    await Promise.all(segments.map((segment) => this.api.deleteObject(segment.key)));
+    await this.api.deleteObject(keys.manifest);
+  }
+}
