@@ -28,6 +28,11 @@ export interface Config {
   readonly loginWindowSeconds: number;
   /** Whose content an instant upload may match by proof of possession (a user's own always counts). */
   readonly dedupScope: 'global' | 'tenant' | 'user';
+  /**
+   * filestore-server's instant upload (/file/fastupload) on the SHA-1 alone from content of others
+   * within dedupScope, not only the caller's own. Unsafe: anyone who knows a hash gets the file.
+   */
+  readonly filestoreTrustClientHashes: boolean;
   /** Chunk size of the native chunk API when the client does not ask for one. */
   readonly defaultChunkSize: number;
   /** Redis for locks shared by several Ferry nodes (redis:// or rediss://); null for in-process locks. */
@@ -71,6 +76,7 @@ export const DEFAULTS: Config = {
   loginAttempts: 10,
   loginWindowSeconds: 60,
   dedupScope: 'global',
+  filestoreTrustClientHashes: false,
   defaultChunkSize: 8 * 1024 * 1024,
   webhookUrls: [],
   webhookSecret: null,
@@ -128,6 +134,7 @@ const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
   loginAttempts: { env: 'FERRY_LOGIN_ATTEMPTS', parse: (raw, name) => integer(raw, name, 1) },
   loginWindowSeconds: { env: 'FERRY_LOGIN_WINDOW_SECONDS', parse: (raw, name) => integer(raw, name, 1) },
   dedupScope: { env: 'FERRY_DEDUP_SCOPE', parse: oneOf(['global', 'tenant', 'user'] as const) },
+  filestoreTrustClientHashes: { env: 'FERRY_FILESTORE_TRUST_CLIENT_HASHES', parse: boolean },
   defaultChunkSize: { env: 'FERRY_CHUNK_SIZE', parse: (raw, name) => integer(raw, name, 64 * 1024, 1024 ** 3) },
   redisUrl: {
     env: 'FERRY_REDIS_URL',

@@ -5,12 +5,12 @@ import { canWriteAt, type BlobStore } from '../storage/types.js';
 import { FerryError } from './errors.js';
 import { HashFrontiers, type ChunkSource } from './frontier.js';
 import { newSha256, type ChecksumExpectation } from './integrity.js';
-import type { LibraryService } from './library.js';
+import { extraDigests, type LibraryService } from './library.js';
 import { cleanMediaType, parseFileName } from './names.js';
 import type { Principal } from './principal.js';
 import { expectedProof, newChallenge, parseChallenge, proofMatches, serializeChallenge, type ProofChallenge } from './proof.js';
 import { writeRange } from './write-range.js';
-import type { Upload } from './upload.js';
+import type { Metadata, Upload } from './upload.js';
 import type { UploadService } from './uploads.js';
 
 /** Chunks map one to one onto the parts of an S3 multipart upload, which allows 10,000. */
@@ -30,6 +30,31 @@ export interface ChunkedCreateRequest {
    * the last chunk takes the remainder on top of a full chunk.
    */
   readonly layout?: 'ceil' | 'floor';
+  /** Protocol fields to keep with the upload (filestore's declared SHA-1); the name and type win. */
+  readonly metadata?: Metadata;
+}
+
+export interface CompleteOptions {
+  /**
+   * Hex SHA-1 the whole file must have, for clients that name files by it. Checked before the file
+   * is added, at the cost of one read of the file; a mismatch fails the upload like a SHA-256 one.
+   */
+  readonly sha1?: string | null;
+  /** The file's name, for protocols that learn it only at completion (replaces the upload's). */
+  readonly name?: string | null;
+}
+
+/** An instant upload named by SHA-1 (filestore-server's fastupload). */
+export interface Sha1InstantRequest {
+  readonly name: string;
+  readonly size: number;
+  /** Lowercase hex SHA-1 of the content. */
+  readonly sha1: string;
+  /**
+   * Also take content stored by others within the dedup scope on the hash alone. Unsafe, an
+   * operator's opt-in: anyone who knows a hash then gets the file.
+   */
+  readonly trustSha1: boolean;
 }
 
 export interface ChunkRequest {
@@ -89,7 +114,7 @@ export class ChunkedUploads {
     }
     const upload = await uploads.create(owner, {
       size: request.size,
-      metadata: { filename: name, filetype: cleanMediaType(request.type) },
+      metadata: { ...request.metadata, filename: name, filetype: cleanMediaType(request.type) },
       chunkSize,
       chunkCount,
       expectedSha256: sha256,
@@ -107,6 +132,39 @@ export class ChunkedUploads {
     const challenge = newChallenge(request.size, this.now());
     await this.deps.meta.library.putChallenge({ uploadId: upload.id, challenge: serializeChallenge(challenge), expiresAt: challenge.expiresAt });
     return this.describe(upload, { challenge });
+  }
+
+  /**
+   * Instant upload for clients that name content by SHA-1 and cannot answer a challenge: a new file
+   * from the owner's own content with this SHA-1 and size or, only when `trustSha1`, from content
+   * the dedup scope reaches. Null when there is none (or it was deleted meanwhile): the client
+   * uploads the bytes. The completed upload carries the new file's id.
+   */
+  async completeFromSha1(owner: Principal, request: Sha1InstantRequest): Promise<Upload | null> {
+    const { uploads, library } = this.deps;
+    const name = parseFileName(request.name);
+    const owned = await library.findOwnedBySha1(owner, request.sha1);
+    let source = owned && owned.size === request.size ? { sha256: owned.sha256, type: owned.type } : null;
+    if (!source && request.trustSha1) {
+      const blob = await library.findReachableBlobBySha1(request.sha1, this.scopeOf(owner));
+      if (blob && blob.size === request.size) source = { sha256: blob.sha256, type: cleanMediaType(null) };
+    }
+    if (!source) return null;
+    const upload = await uploads.create(owner, {
+      size: request.size,
+      metadata: { filename: name, filetype: source.type },
+      expectedSha256: source.sha256,
+    });
+    // An empty file completes as it is created.
+    if (upload.state === 'completed') return upload;
+    const completed = await library.completeFromStored(upload, source.sha256, request.size);
+    if (!completed) {
+      // Nobody else knows this upload's id yet, so no lock is needed to end it.
+      await uploads.discard(upload);
+      return null;
+    }
+    uploads.events.emit('completed', completed);
+    return completed;
   }
 
   async status(owner: Principal, id: string): Promise<ChunkedStatus> {
@@ -155,9 +213,10 @@ export class ChunkedUploads {
   /**
    * Completes the upload once every chunk is stored. The whole file's SHA-256 comes from the hash
    * frontier, so normally nothing is read here; a declared SHA-256 that differs fails the upload,
-   * because no single chunk can be blamed and re-sent.
+   * because no single chunk can be blamed and re-sent. A SHA-1 to check (`options.sha1`) costs one
+   * read of the file, whose SHA-1 and MD5 are then recorded with its blob.
    */
-  async complete(owner: Principal, id: string): Promise<ChunkedStatus> {
+  async complete(owner: Principal, id: string, options: CompleteOptions = {}): Promise<ChunkedStatus> {
     const lock = await this.lockOwned(owner, id);
     try {
       const upload = await this.load(owner, id);
@@ -174,7 +233,17 @@ export class ChunkedUploads {
         await this.deps.uploads.discard(upload);
         throw new FerryError('sha256_mismatch', `the file's SHA-256 is ${sha256}, not the declared ${upload.expectedSha256}; upload it again`);
       }
-      const completed = await this.deps.library.completeUpload({ ...upload, offset: plan(upload).size }, sha256);
+      const name = options.name ? parseFileName(options.name) : null;
+      const expectedSha1 = options.sha1?.toLowerCase() ?? null;
+      const digests = expectedSha1 === null ? null : await extraDigests(this.deps.uploads.readStored(id, { start: 0, end: plan(upload).size - 1 }));
+      if (digests && digests.sha1 !== expectedSha1) {
+        this.frontiers.forget(id);
+        await this.deps.uploads.discard(upload);
+        throw new FerryError('sha1_mismatch', `the file's SHA-1 is ${digests.sha1}, not the declared ${expectedSha1}; upload it again`);
+      }
+      const metadata = name === null ? upload.metadata : { ...upload.metadata, filename: name };
+      const completed = await this.deps.library.completeUpload({ ...upload, metadata, offset: plan(upload).size }, sha256);
+      if (digests) await this.deps.library.ensureDigests(sha256, digests);
       this.frontiers.forget(id);
       this.deps.uploads.events.emit('completed', completed);
       return this.describe(completed);

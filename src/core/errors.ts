@@ -37,6 +37,8 @@ export const ERROR_STATUS = {
   upload_paused: 409,
   upload_incomplete: 409,
   sha256_mismatch: 422,
+  /** A file named by its SHA-1 (filestore-server clients) has another SHA-1. */
+  sha1_mismatch: 422,
   chunk_out_of_range: 400,
   chunk_length_mismatch: 400,
   service_unavailable: 503,

@@ -14,6 +14,12 @@ export interface FileDetails extends StoredFile {
   readonly md5: string | null;
 }
 
+/** The digests besides SHA-256 that compatibility protocols name files by. */
+export interface ExtraDigests {
+  readonly sha1: string;
+  readonly md5: string;
+}
+
 export interface FileContent {
   readonly file: StoredFile;
   readonly body: Readable;
@@ -44,6 +50,8 @@ export class LibraryService {
   private readonly now: () => Date;
   private readonly events: UploadEventBus | null;
   private readonly completionMessages: CompletionMessages[] = [];
+  /** Digests being computed, by SHA-256: the background job and a request asking at once share one read. */
+  private readonly digesting = new Map<string, Promise<ExtraDigests | null>>();
 
   constructor(deps: LibraryServiceDeps) {
     this.store = deps.store;
@@ -99,6 +107,37 @@ export class LibraryService {
   /** One of the owner's files with this content, if any (a re-upload of it can complete at once). */
   findOwnedContent(owner: Principal, sha256: string): Promise<StoredFile | null> {
     return this.meta.library.findOwnedContent(owner.userId, sha256);
+  }
+
+  /**
+   * The owner's most recently added file whose content has this SHA-1. Content is found by SHA-1
+   * once its digests are filled in: at once for uploads that asked for them (ensureDigests), else
+   * by the background job shortly after completion.
+   */
+  findOwnedBySha1(owner: Principal, sha1: string): Promise<StoredFile | null> {
+    return this.meta.library.findOwnedBySha1(owner.userId, sha1.toLowerCase());
+  }
+
+  /** Stored content with this SHA-1 within the dedup scope (an operator's opt-in to trusting hashes). */
+  findReachableBlobBySha1(sha1: string, scope: DedupScope): Promise<Blob | null> {
+    return this.meta.library.findBlobBySha1(sha1.toLowerCase(), scope);
+  }
+
+  /**
+   * SHA-1 and MD5 of stored content, computed now (one read of it) when the background job has not
+   * got to it yet. `known`: digests the caller computed from exactly these bytes as they arrived,
+   * recorded instead of reading them again. Null when the content is not stored (any more), or this
+   * storage cannot read it back.
+   */
+  async ensureDigests(sha256: string, known?: ExtraDigests): Promise<ExtraDigests | null> {
+    const blob = await this.meta.library.getBlob(sha256);
+    if (!blob) return null;
+    if (blob.sha1 !== null && blob.md5 !== null) return { sha1: blob.sha1, md5: blob.md5 };
+    if (known) {
+      await this.meta.library.setBlobDigests(sha256, known);
+      return known;
+    }
+    return this.digestBlob(blob);
   }
 
   /** Stored content that a proof of possession may reach, within the dedup scope. */
@@ -172,16 +211,23 @@ export class LibraryService {
   async fillDigests(batch = 10): Promise<number> {
     if (!canRead(this.store)) return 0;
     const blobs = await this.meta.library.listBlobsWithoutDigests(batch);
-    for (const blob of blobs) {
-      const sha1 = createHash('sha1');
-      const md5 = createHash('md5');
-      for await (const chunk of this.store.read(blob.storageKey) as AsyncIterable<Buffer>) {
-        sha1.update(chunk);
-        md5.update(chunk);
-      }
-      await this.meta.library.setBlobDigests(blob.sha256, { sha1: sha1.digest('hex'), md5: md5.digest('hex') });
-    }
+    for (const blob of blobs) await this.digestBlob(blob);
     return blobs.length;
+  }
+
+  /** Reads the blob once to fill in its digests; concurrent callers for one blob share the read. */
+  private digestBlob(blob: Blob): Promise<ExtraDigests | null> {
+    let pending = this.digesting.get(blob.sha256);
+    if (!pending) {
+      pending = (async () => {
+        if (!canRead(this.store)) return null;
+        const digests = await extraDigests(this.store.read(blob.storageKey) as AsyncIterable<Buffer>);
+        await this.meta.library.setBlobDigests(blob.sha256, digests);
+        return digests;
+      })().finally(() => this.digesting.delete(blob.sha256));
+      this.digesting.set(blob.sha256, pending);
+    }
+    return pending;
   }
 
   /**
@@ -222,6 +268,17 @@ export class LibraryService {
       updatedAt: now,
     };
   }
+}
+
+/** SHA-1 and MD5 of a stream of bytes. */
+export async function extraDigests(chunks: AsyncIterable<Buffer>): Promise<ExtraDigests> {
+  const sha1 = createHash('sha1');
+  const md5 = createHash('md5');
+  for await (const chunk of chunks) {
+    sha1.update(chunk);
+    md5.update(chunk);
+  }
+  return { sha1: sha1.digest('hex'), md5: md5.digest('hex') };
 }
 
 function notFound(): FerryError {

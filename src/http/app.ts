@@ -14,6 +14,7 @@ import { applyCors } from './cors.js';
 import { sendError } from './errors.js';
 import { HttpReply, HttpRequest } from './exchange.js';
 import { registerFileRoutes } from './files-routes.js';
+import { registerFilestoreRoutes } from './filestore/routes.js';
 import { Metrics } from './metrics.js';
 import { Router, type Handler } from './router.js';
 
@@ -45,6 +46,7 @@ export function buildApp(config: Config, services: Services): App {
   const metrics = new Metrics(uploads.events);
   const router = new Router();
   registerFileRoutes(router, ctx);
+  registerFilestoreRoutes(router, ctx);
   registerApi(router, ctx);
   router.on('GET', '/metrics', async (_request, reply) => {
     await reply.type(metrics.contentType).send(await metrics.render());

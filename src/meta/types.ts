@@ -147,6 +147,13 @@ export interface LibraryRecords {
   findOwnedContent(ownerId: string, sha256: string): Promise<StoredFile | null>;
   /** The blob, if it exists and the scope lets a user reach it by possession. */
   findBlobInScope(sha256: string, scope: DedupScope): Promise<Blob | null>;
+  /**
+   * The user's most recently added file (latest createdAt, then highest id) whose content has this
+   * lowercase hex SHA-1, for clients that name files by it. Only blobs whose digests are set match.
+   */
+  findOwnedBySha1(ownerId: string, sha1: string): Promise<StoredFile | null>;
+  /** A blob with this SHA-1 that the scope reaches, as findBlobInScope; the oldest when several match. */
+  findBlobBySha1(sha1: string, scope: DedupScope): Promise<Blob | null>;
   setBlobDigests(sha256: string, digests: { sha1: string; md5: string }): Promise<void>;
   listBlobsWithoutDigests(limit: number): Promise<Blob[]>;
   /** Bytes no blob or upload references any more, oldest first. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
 import type { Blob } from '../../src/core/file.js';
+import type { MetaStore } from '../../src/meta/types.js';
 import { at, insertUser, sampleUpload, sha256Of, storeFile, useStore, type StoreFactory } from './conformance-fixtures.js';
 
 const digestsOf = (label: string) => ({
@@ -69,6 +70,52 @@ export function blobConformance(factory: StoreFactory): void {
       await store().library.setBlobDigests(sha256Of('unknown'), digestsOf('unknown'));
       assert.equal(await store().library.getBlob(sha256Of('unknown')), null);
       assert.deepEqual(await store().library.listBlobsWithoutDigests(10), []);
+    });
+
+    it("finds a user's newest file by SHA-1 once the digests are set, never another user's", async () => {
+      const [ann, ben] = [await insertUser(store()), await insertUser(store())];
+      const [e, f] = [sha256Of('e'), sha256Of('f')];
+      const older = await storeFile(store(), ann.id, { sha256: e, name: 'older', createdAt: at(1) });
+      await storeFile(store(), ben.id, { sha256: e, name: 'bens', createdAt: at(9) });
+      await storeFile(store(), ann.id, { sha256: f, name: 'other content', createdAt: at(8) });
+      assert.equal(await store().library.findOwnedBySha1(ann.id, digestsOf('e').sha1), null, 'no digests yet');
+
+      await store().library.setBlobDigests(e, digestsOf('e'));
+      await store().library.setBlobDigests(f, digestsOf('f'));
+      assert.deepEqual(await store().library.findOwnedBySha1(ann.id, digestsOf('e').sha1), older.file);
+      const newer = await storeFile(store(), ann.id, { sha256: e, name: 'newer', createdAt: at(5) });
+      assert.deepEqual(await store().library.findOwnedBySha1(ann.id, digestsOf('e').sha1), newer.file);
+      assert.equal((await store().library.findOwnedBySha1(ben.id, digestsOf('e').sha1))?.name, 'bens');
+      assert.equal(await store().library.findOwnedBySha1(ben.id, digestsOf('f').sha1), null, "ann's content is not ben's");
+      assert.equal(await store().library.findOwnedBySha1(ann.id, digestsOf('none').sha1), null);
+
+      await store().library.deleteFile(ann.id, newer.file.id);
+      assert.deepEqual(await store().library.findOwnedBySha1(ann.id, digestsOf('e').sha1), older.file);
+      await store().library.deleteFile(ann.id, older.file.id);
+      assert.equal(await store().library.findOwnedBySha1(ann.id, digestsOf('e').sha1), null);
+    });
+
+    it('finds a blob by SHA-1 within the scope, like by SHA-256', async () => {
+      const ann = await insertUser(store(), { tenant: 't1' });
+      const ben = await insertUser(store(), { tenant: 't2' });
+      const annsG = await storeFile(store(), ann.id, { sha256: sha256Of('g') });
+      await storeFile(store(), ben.id, { sha256: sha256Of('h') });
+      await storeFile(store(), ben.id, { sha256: sha256Of('unset') });
+      await store().library.setBlobDigests(sha256Of('g'), digestsOf('g'));
+      await store().library.setBlobDigests(sha256Of('h'), digestsOf('h'));
+      const find = (label: string, scope: Parameters<MetaStore['library']['findBlobBySha1']>[1] = { kind: 'global' }) =>
+        store().library.findBlobBySha1(digestsOf(label).sha1, scope);
+
+      assert.deepEqual(await find('g'), await store().library.getBlob(sha256Of('g')));
+      assert.equal((await find('h'))?.sha256, sha256Of('h'));
+      assert.equal(await find('unset'), null, 'a blob without digests has no SHA-1 yet');
+      assert.equal(await find('none'), null);
+      assert.equal((await find('g', { kind: 'tenant', tenant: 't1' }))?.sha256, sha256Of('g'));
+      assert.equal(await find('h', { kind: 'tenant', tenant: 't1' }), null, 'no user of t1 has a file of h');
+      assert.equal(await find('g', { kind: 'user' }), null);
+
+      await store().library.deleteFile(ann.id, annsG.file.id);
+      assert.equal(await find('g'), null, 'the blob went with its last file');
     });
 
     it('hands out a challenge once', async () => {

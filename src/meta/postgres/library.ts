@@ -118,6 +118,28 @@ export class PostgresLibraryRecords implements LibraryRecords {
     return row ? fromBlobRow(row) : null;
   }
 
+  async findOwnedBySha1(ownerId: string, sha1: string): Promise<StoredFile | null> {
+    const { rows: [row] } = await this.db.query<FileRow>(
+      `SELECT f.* FROM files f JOIN blobs b ON b.sha256 = f.sha256
+       WHERE b.sha1 = $1 AND f.owner_id = $2 ORDER BY f.created_at DESC, f.id DESC LIMIT 1`,
+      [sha1, ownerId],
+    );
+    return row ? fromFileRow(row) : null;
+  }
+
+  async findBlobBySha1(sha1: string, scope: DedupScope): Promise<Blob | null> {
+    if (scope.kind === 'user') return null;
+    const { rows: [row] } = scope.kind === 'global'
+      ? await this.db.query<BlobRow>('SELECT * FROM blobs WHERE sha1 = $1 ORDER BY created_at, sha256 LIMIT 1', [sha1])
+      : await this.db.query<BlobRow>(
+        `SELECT b.* FROM blobs b WHERE b.sha1 = $1 AND EXISTS (
+           SELECT 1 FROM files f JOIN users u ON u.id = f.owner_id WHERE f.sha256 = b.sha256 AND u.tenant = $2)
+         ORDER BY b.created_at, b.sha256 LIMIT 1`,
+        [sha1, scope.tenant],
+      );
+    return row ? fromBlobRow(row) : null;
+  }
+
   async setBlobDigests(sha256: string, digests: { sha1: string; md5: string }): Promise<void> {
     await this.db.query('UPDATE blobs SET sha1 = $1, md5 = $2 WHERE sha256 = $3', [digests.sha1, digests.md5, sha256]);
   }

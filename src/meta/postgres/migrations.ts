@@ -128,4 +128,6 @@ export const MIGRATIONS: readonly string[] = [
      "end"     bigint NOT NULL,
      PRIMARY KEY (upload_id, start)
    );`,
+  // Files named by SHA-1 (filestore-server clients): looked up through their blob's digest.
+  `CREATE INDEX blobs_sha1 ON blobs (sha1);`,
 ];

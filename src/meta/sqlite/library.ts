@@ -141,6 +141,30 @@ export class SqliteLibraryRecords implements LibraryRecords {
     return row ? fromBlobRow(row) : null;
   }
 
+  async findOwnedBySha1(ownerId: string, sha1: string): Promise<StoredFile | null> {
+    const row = this.db
+      .prepare(
+        `SELECT f.* FROM files f JOIN blobs b ON b.sha256 = f.sha256
+         WHERE b.sha1 = ? AND f.owner_id = ? ORDER BY f.created_at DESC, f.id DESC LIMIT 1`,
+      )
+      .get(sha1, ownerId) as FileRow | undefined;
+    return row ? fromFileRow(row) : null;
+  }
+
+  async findBlobBySha1(sha1: string, scope: DedupScope): Promise<Blob | null> {
+    if (scope.kind === 'user') return null;
+    const row = (scope.kind === 'global'
+      ? this.db.prepare('SELECT * FROM blobs WHERE sha1 = ? ORDER BY created_at, sha256 LIMIT 1').get(sha1)
+      : this.db
+        .prepare(
+          `SELECT b.* FROM blobs b WHERE b.sha1 = ? AND EXISTS (
+             SELECT 1 FROM files f JOIN users u ON u.id = f.owner_id WHERE f.sha256 = b.sha256 AND u.tenant = ?)
+           ORDER BY b.created_at, b.sha256 LIMIT 1`,
+        )
+        .get(sha1, scope.tenant)) as BlobRow | undefined;
+    return row ? fromBlobRow(row) : null;
+  }
+
   async setBlobDigests(sha256: string, digests: { sha1: string; md5: string }): Promise<void> {
     await this.sqlite.write(() => {
       this.db.prepare('UPDATE blobs SET sha1 = ?, md5 = ? WHERE sha256 = ?').run(digests.sha1, digests.md5, sha256);

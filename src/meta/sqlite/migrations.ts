@@ -127,4 +127,6 @@ export const MIGRATIONS: readonly string[] = [
      "end"     INTEGER NOT NULL,
      PRIMARY KEY (upload_id, start)
    ) WITHOUT ROWID;`,
+  // Files named by SHA-1 (filestore-server clients): looked up through their blob's digest.
+  `CREATE INDEX blobs_sha1 ON blobs (sha1);`,
 ];
