@@ -47,6 +47,8 @@ export interface Config {
   readonly webhookProgressSeconds: number;
   /** Asked before every upload is created; may refuse it. */
   readonly preCreateHookUrl: string | null;
+  /** fuploadServer business servers: their token and the URL their callbacks go to. */
+  readonly fuploadClients: Readonly<Record<string, string>>;
   /** Where blobs live: `local` (files under dataDir) or `s3` (an S3 bucket, shared by several nodes). */
   readonly storage: 'local' | 's3';
   /** S3 endpoint URL (Ceph RGW, MinIO, OSS, ...); null for AWS's own endpoints. */
@@ -82,6 +84,7 @@ export const DEFAULTS: Config = {
   webhookSecret: null,
   webhookProgressSeconds: 5,
   preCreateHookUrl: null,
+  fuploadClients: {},
   redisUrl: null,
   databaseUrl: null,
   storage: 'local',
@@ -156,6 +159,24 @@ const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
   webhookSecret: { env: 'FERRY_WEBHOOK_SECRET', parse: (raw) => (raw === '' ? null : raw) },
   webhookProgressSeconds: { env: 'FERRY_WEBHOOK_PROGRESS_SECONDS', parse: (raw, name) => integer(raw, name, 0) },
   preCreateHookUrl: { env: 'FERRY_PRE_CREATE_HOOK_URL', parse: serviceUrl(['http:', 'https:']) },
+  fuploadClients: {
+    env: 'FERRY_FUPLOAD_CLIENTS',
+    parse: (raw, name) => {
+      let parsed: unknown;
+      try {
+        parsed = raw === '' ? {} : JSON.parse(raw);
+      } catch {
+        return fail(name, '…', 'a JSON object {"<token>": "<notifyUrl>"}');
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail(name, '…', 'a JSON object {"<token>": "<notifyUrl>"}');
+      const clients: Record<string, string> = {};
+      for (const [token, url] of Object.entries(parsed as Record<string, unknown>)) {
+        if (token === '') fail(name, '…', 'non-empty tokens');
+        clients[token] = serviceUrl(['http:', 'https:'])(String(url), name)!;
+      }
+      return clients;
+    },
+  },
   storage: { env: 'FERRY_STORAGE', parse: oneOf(['local', 's3'] as const) },
   s3Endpoint: { env: 'FERRY_S3_ENDPOINT', parse: serviceUrl(['http:', 'https:']) },
   s3Bucket: { env: 'FERRY_S3_BUCKET', parse: (raw) => (raw === '' ? null : raw) },

@@ -1,24 +1,15 @@
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { AccountService } from './core/accounts.js';
-import { ChunkedUploads } from './core/chunked.js';
-import { NamedUploads } from './core/named-uploads.js';
-import { UploadEventBus } from './core/events.js';
-import { LibraryService } from './core/library.js';
+import type { AccountService } from './core/accounts.js';
+import type { ChunkedUploads } from './core/chunked.js';
+import type { LibraryService } from './core/library.js';
 import { Webhooks } from './core/webhooks.js';
-import { HttpPreCreateHook } from './hooks/http-pre-create.js';
-import { Deliverer } from './jobs/deliveries.js';
-import { UploadService } from './core/uploads.js';
+import type { UploadService } from './core/uploads.js';
 import { buildApp } from './http/app.js';
+import { Deliverer } from './jobs/deliveries.js';
 import { startMaintenance } from './jobs/maintenance.js';
-import { MemoryLocker } from './locks/memory.js';
-import { RedisLocker } from './locks/redis.js';
 import type { MetaStore } from './meta/types.js';
-import { PostgresMetaStore } from './meta/postgres/index.js';
-import { SqliteMetaStore } from './meta/sqlite/index.js';
-import { LocalBlobStore } from './storage/local.js';
-import { openS3BlobStore } from './storage/s3/index.js';
+import { wireServices } from './services.js';
 
 const SHUTDOWN_GRACE_MS = 5_000;
 const DELIVERY_POLL_MS = 1_000;
@@ -36,40 +27,12 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Wires the embedded defaults (SQLite, local disk, in-process locks and jobs) and listens. */
+/** Wires the configured services, starts the background jobs and listens. */
 export async function startServer(config: Config): Promise<RunningServer> {
-  // With PostgreSQL, every node shares the records: uploads, accounts and the library.
-  const meta: MetaStore = config.databaseUrl
-    ? await PostgresMetaStore.open(config.databaseUrl)
-    : new SqliteMetaStore(join(config.dataDir, 'ferry.db'));
-  // With S3, every node reads and writes the same blobs.
-  const s3 = config.storage === 's3' ? openS3BlobStore(config) : null;
-  const store = s3?.store ?? new LocalBlobStore(join(config.dataDir, 'blobs'));
-  const events = new UploadEventBus();
-  const library = new LibraryService({ store, meta, events });
-  const accounts = new AccountService({ meta });
-  // With Redis, locks span every node on it, so a client may resume on any of them.
-  const redisLocker = config.redisUrl ? new RedisLocker(config.redisUrl) : null;
-  const uploads = new UploadService({
-    store,
-    meta,
-    library,
-    locker: redisLocker ?? new MemoryLocker(),
-    events,
-    preCreate: config.preCreateHookUrl ? new HttpPreCreateHook(config.preCreateHookUrl, config.webhookSecret!) : undefined,
-    limits: {
-      maxSize: config.maxUploadSize,
-      expiryMs: config.uploadExpirySeconds * 1000,
-      lockTimeoutMs: config.lockTimeoutMs,
-      checkpointBytes: config.checkpointBytes,
-    },
-  });
-  const chunked = new ChunkedUploads({
-    uploads, library, store, meta, dedupScope: config.dedupScope, defaultChunkSize: config.defaultChunkSize,
-  });
+  const wired = await wireServices(config);
+  const { meta, events, uploads, library, accounts } = wired;
   await uploads.ready();
-  const named = { flow: new NamedUploads('flow', { chunked, uploads, meta }) };
-  const { server, log } = buildApp(config, { uploads, chunked, named, library, accounts });
+  const { server, log } = buildApp(config, wired);
   const maintenance = startMaintenance([
     { name: 'expired uploads', run: () => uploads.sweepExpired() },
     { name: 'unreferenced bytes', run: () => library.sweepUnreferenced() },
@@ -77,13 +40,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
     { name: 'expired tokens', run: () => accounts.sweepExpired() },
   ], config.expirySweepSeconds * 1000, log);
   uploads.events.on('completed', () => maintenance.kick('digests'));
-  const deliverer = new Deliverer(meta.outbox, { secretFor: () => config.webhookSecret ?? '' });
+  // Callbacks are signed with their business server's token, webhooks with the webhook secret.
+  const deliverer = new Deliverer(meta.outbox, { secretFor: (url) => wired.fupload.servers.secretFor(url) ?? config.webhookSecret ?? '' });
   // Failed deliveries come due on their own schedule: this loop looks often, and cheaply.
   const deliveries = startMaintenance([{ name: 'deliveries', run: () => deliverer.run() }], DELIVERY_POLL_MS, log);
   if (config.webhookUrls.length > 0) {
     new Webhooks(meta.outbox, { urls: config.webhookUrls, progressIntervalMs: config.webhookProgressSeconds * 1000 })
       .attach(events, library, () => deliveries.kick('deliveries'));
   }
+  wired.fupload.tasks.attach(events, library, meta.outbox, () => deliveries.kick('deliveries'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -97,7 +62,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   return {
     log,
     uploads,
-    chunked,
+    chunked: wired.chunked,
     library,
     accounts,
     meta,
@@ -112,9 +77,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       clearTimeout(grace);
       await maintenance.stop();
       await deliveries.stop();
-      await redisLocker?.close();
-      await meta.close();
-      s3?.close();
+      await wired.close();
     },
   };
 }

@@ -114,6 +114,25 @@ export class AccountService {
     return { user, key: await this.createApiKey(user.id, 'initial') };
   }
 
+  /**
+   * The user a business server acts for, created on first use: it has no password and no token,
+   * so only that business server's requests reach its library.
+   */
+  async delegatedUser(username: string, tenant: string): Promise<Principal> {
+    const existing = await this.meta.accounts.findUserByName(username.toLowerCase());
+    if (existing) return { userId: existing.user.id, tenant: existing.user.tenant };
+    const user = this.newUser(username, 'person', checkName(tenant, TENANT_RULES, 'tenant'));
+    try {
+      await this.meta.accounts.insertUser(user, null);
+      return { userId: user.id, tenant: user.tenant };
+    } catch (err) {
+      // Created by a concurrent first request for the same user.
+      const created = await this.meta.accounts.findUserByName(user.username);
+      if (!created) throw err;
+      return { userId: created.user.id, tenant: created.user.tenant };
+    }
+  }
+
   listServiceAccounts(): Promise<User[]> {
     return this.meta.accounts.listUsers('service');
   }

@@ -193,7 +193,7 @@ export class ChunkedUploads {
     }
     if (!canWriteAt(this.deps.store)) throw new FerryError('invalid_request', 'this storage cannot take chunks out of order');
 
-    const lock = await this.deps.uploads.lockFor(id, index);
+    const lock = await this.deps.uploads.lockFor(id, `chunk:${index}`);
     try {
       if (await this.deps.meta.uploads.hasChunk(id, index)) {
         request.body.resume();

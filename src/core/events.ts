@@ -11,6 +11,8 @@ export interface UploadEvents {
   terminated: [upload: Upload];
   expired: [upload: Upload];
   fileDeleted: [file: StoredFile];
+  /** An upload failed a whole-file check and was thrown away; `reason` is a stable code. */
+  discarded: [upload: Upload, reason: string];
 }
 
 /** Typed events of the upload core: metrics, logs and webhooks listen here. */

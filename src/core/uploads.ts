@@ -269,12 +269,12 @@ export class UploadService {
   }
 
   /**
-   * Exclusive access to an upload, or to one chunk of it (chunks of one upload are written in
-   * parallel); unknown-looking ids fail before any lock is taken.
+   * Exclusive access to an upload, or to one part of it (`chunk:3`: chunks of one upload are
+   * written in parallel); unknown-looking ids fail before any lock is taken.
    */
-  async lockFor(id: string, chunk?: number): Promise<Lock> {
+  async lockFor(id: string, part?: string): Promise<Lock> {
     if (!isUploadId(id)) throw new FerryError('upload_not_found', 'no such upload');
-    const key = chunk === undefined ? this.lockKey(id) : `${this.lockKey(id)}:chunk:${chunk}`;
+    const key = part === undefined ? this.lockKey(id) : `${this.lockKey(id)}:${part}`;
     return this.locker.acquire(key, this.limits.lockTimeoutMs);
   }
 

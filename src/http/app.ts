@@ -15,6 +15,7 @@ import { sendError } from './errors.js';
 import { HttpReply, HttpRequest } from './exchange.js';
 import { registerFileRoutes } from './files-routes.js';
 import { registerFilestoreRoutes } from './filestore/routes.js';
+import { registerFuploadRoutes, type FuploadServices } from './fupload/routes.js';
 import { Metrics } from './metrics.js';
 import { Router, type Handler } from './router.js';
 
@@ -24,6 +25,7 @@ export interface Services {
   readonly uploads: UploadService;
   readonly chunked: ChunkedUploads;
   readonly named: { readonly flow: NamedUploads };
+  readonly fupload: FuploadServices;
   readonly library: LibraryService;
   readonly accounts: AccountService;
 }
@@ -48,6 +50,7 @@ export function buildApp(config: Config, services: Services): App {
   registerFileRoutes(router, ctx);
   registerFilestoreRoutes(router, ctx);
   registerApi(router, ctx);
+  registerFuploadRoutes(router, ctx, services.fupload);
   router.on('GET', '/metrics', async (_request, reply) => {
     await reply.type(metrics.contentType).send(await metrics.render());
   });

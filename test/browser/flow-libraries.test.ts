@@ -278,9 +278,8 @@ describe('flow.js and resumable.js in headless Chromium', () => {
   });
 
   // flow.js sends no type parameter: in octet mode the chunk's Content-Type is the file's type
-  // (multipart mode carries it as the part's type, which Ferry keeps), but Ferry stores
-  // application/octet-stream. Remove `todo` once the adapter takes the type from Content-Type.
-  test('flow.js, octet mode: the file keeps the media type its chunks were sent with', { todo: 'the octet adapter ignores Content-Type' }, async () => {
+  // (multipart mode carries it as the part's type).
+  test('flow.js, octet mode: the file keeps the media type its chunks were sent with', async () => {
     const { page, rec } = await newPage(ferry);
     const src = source('typed-octet.png', 300 * KiB, 'image/png');
     await startUploader(page, rec, 'flow', { target: `${ferry.url}/api/v1/flow`, headers: auth, chunkSize: 128 * KiB, method: 'octet', testChunks: false });

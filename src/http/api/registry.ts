@@ -139,7 +139,7 @@ function parseQuery(request: HttpRequest, schema: TSchema): unknown {
   return Value.Convert(schema, Value.Default(schema, raw));
 }
 
-async function readJson(request: HttpRequest): Promise<unknown> {
+export async function readJson(request: HttpRequest): Promise<unknown> {
   const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') throw new FerryError('unsupported_media_type', 'send the body as application/json');
   const declared = Number(request.headers['content-length'] ?? Number.NaN);

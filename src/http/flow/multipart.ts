@@ -35,7 +35,8 @@ export async function receiveMultipart<T>(
         stream.resume();
         return;
       }
-      handled = onFile({ ...fields }, { stream, mimeType: info.mimeType });
+      // Called in a promise so that even a handler that throws at once cannot throw into the parser.
+      handled = Promise.resolve().then(() => onFile({ ...fields }, { stream, mimeType: info.mimeType }));
       // A handler that gives up before the end of the file (bad parameters, a chunk too long)
       // leaves the parser waiting for the rest: stop parsing and let the rest of the body go.
       handled.catch((err: unknown) => {

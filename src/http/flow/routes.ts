@@ -59,7 +59,7 @@ export function registerFlowRoutes(api: ApiRegistry, ctx: HttpContext, prefix: s
   }, async ({ principal, request, reply }) => {
     const answer = mediaType(request) === 'multipart/form-data'
       ? await receiveMultipart(request, 'file', (fields, file) => storeChunk(ctx, principal!, { ...queryOf(request), ...fields }, file.stream, null, file.mimeType))
-      : await storeChunk(ctx, principal!, queryOf(request), request.raw, contentLength(request), null);
+      : await storeChunk(ctx, principal!, queryOf(request), request.raw, contentLength(request), octetType(request));
     await sendAnswer(reply, answer);
   });
 }
@@ -105,4 +105,10 @@ async function sendAnswer(reply: HttpReply, { chunk, status, file }: Stored): Pr
 function queryOf(request: HttpRequest): Record<string, string> {
   const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
   return Object.fromEntries(new URLSearchParams(query));
+}
+
+/** flow.js sends an octet chunk with the file's own type; resumable.js says only application/octet-stream. */
+function octetType(request: HttpRequest): string | null {
+  const type = mediaType(request);
+  return type === null || type === 'application/octet-stream' ? null : type;
 }

@@ -1,0 +1,81 @@
+import { join } from 'node:path';
+import type { Config } from './config.js';
+import { AccountService } from './core/accounts.js';
+import { BlockUploads } from './core/block-uploads.js';
+import { ChunkedUploads } from './core/chunked.js';
+import { UploadEventBus } from './core/events.js';
+import { LibraryService } from './core/library.js';
+import { NamedUploads } from './core/named-uploads.js';
+import { UploadService } from './core/uploads.js';
+import { HttpPreCreateHook } from './hooks/http-pre-create.js';
+import type { Services } from './http/app.js';
+import { BusinessServers } from './http/fupload/clients.js';
+import { FuploadTasks } from './http/fupload/tasks.js';
+import { MemoryLocker } from './locks/memory.js';
+import { RedisLocker } from './locks/redis.js';
+import { PostgresMetaStore } from './meta/postgres/index.js';
+import { SqliteMetaStore } from './meta/sqlite/index.js';
+import type { MetaStore } from './meta/types.js';
+import { LocalBlobStore } from './storage/local.js';
+import type { BlobStore } from './storage/types.js';
+
+export interface Wired extends Services {
+  readonly meta: MetaStore;
+  readonly store: BlobStore;
+  readonly events: UploadEventBus;
+  /** Closes the connections to the services, once nothing uses them any more. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds Ferry's parts from the config: the embedded defaults (SQLite, local disk, in-process
+ * locks), or the shared services several nodes use together (PostgreSQL, S3, Redis).
+ */
+export async function wireServices(config: Config): Promise<Wired> {
+  // With PostgreSQL, every node shares the records: uploads, accounts and the library.
+  const meta: MetaStore = config.databaseUrl
+    ? await PostgresMetaStore.open(config.databaseUrl)
+    : new SqliteMetaStore(join(config.dataDir, 'ferry.db'));
+  // With S3, every node reads and writes the same blobs.
+  // Loaded only when used: the AWS SDK takes a quarter of a second to load.
+  const s3 = config.storage === 's3' ? (await import('./storage/s3/index.js')).openS3BlobStore(config) : null;
+  const store = s3?.store ?? new LocalBlobStore(join(config.dataDir, 'blobs'));
+  // With Redis, locks span every node on it, so a client may resume on any of them.
+  const redisLocker = config.redisUrl ? new RedisLocker(config.redisUrl) : null;
+  const events = new UploadEventBus();
+  const library = new LibraryService({ store, meta, events });
+  const accounts = new AccountService({ meta });
+  const uploads = new UploadService({
+    store,
+    meta,
+    library,
+    locker: redisLocker ?? new MemoryLocker(),
+    events,
+    preCreate: config.preCreateHookUrl ? new HttpPreCreateHook(config.preCreateHookUrl, config.webhookSecret!) : undefined,
+    limits: {
+      maxSize: config.maxUploadSize,
+      expiryMs: config.uploadExpirySeconds * 1000,
+      lockTimeoutMs: config.lockTimeoutMs,
+      checkpointBytes: config.checkpointBytes,
+    },
+  });
+  const chunked = new ChunkedUploads({ uploads, library, store, meta, dedupScope: config.dedupScope, defaultChunkSize: config.defaultChunkSize });
+  const blocks = new BlockUploads({ uploads, library, meta, store });
+  const servers = new BusinessServers(config.fuploadClients);
+  return {
+    meta,
+    store,
+    events,
+    uploads,
+    chunked,
+    library,
+    accounts,
+    named: { flow: new NamedUploads('flow', { chunked, uploads, meta }) },
+    fupload: { servers, blocks, tasks: new FuploadTasks({ servers, accounts, uploads, blocks, meta }) },
+    close: async () => {
+      await redisLocker?.close();
+      await meta.close();
+      s3?.close();
+    },
+  };
+}
