@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createUser, type TestUser } from '../helpers/users.js';
@@ -139,6 +140,26 @@ describe('flow.js / resumable.js protocol', () => {
     const again = await alice.multipart(file, 1);
     assert.equal(again.body.done, true);
     assert.notEqual(again.body.file!.id, done.body.file!.id);
+  });
+
+  it('gives up on a client that goes away mid-chunk: nothing counts, and the chunk can be sent again at once', async () => {
+    const file: FlowFile = { identifier: 'vanishing', name: 'v.bin', data: randomBytes(CHUNK * 2), chunkSize: CHUNK };
+    const boundary = 'ferry-test-boundary';
+    const head = Object.entries(params(file, 1)).map(([key, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${key}"\r\n\r\n${value}\r\n`).join('')
+      + `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="blob"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+    const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`POST /api/v1/flow HTTP/1.1\r\nHost: x\r\nAuthorization: ${alice.user.auth.Authorization}\r\n`
+      + `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${head.length + CHUNK + 100}\r\n\r\n${head}`);
+    socket.write(chunkBytes(file, 1).subarray(0, 1000));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(await alice.test(file, 1), 204, 'the broken chunk does not count');
+    const started = Date.now();
+    assert.equal((await alice.multipart(file, 1)).status, 200);
+    assert.ok(Date.now() - started < 700, `nothing was left holding the chunk (${Date.now() - started} ms)`);
+    assert.ok((await alice.content((await alice.multipart(file, 2)).body.file!.id)).equals(file.data));
   });
 
   it('answers bad chunk requests with 4xx JSON and keeps the upload consistent', async () => {

@@ -49,6 +49,10 @@ export async function receiveMultipart<T>(
     parser.on('close', resolve);
     parser.on('error', () => reject(new FerryError('invalid_request', 'the multipart body is malformed')));
   });
+  // A client that goes away mid-form leaves the parser waiting for a boundary that never comes.
+  request.raw.once('close', () => {
+    if (!request.raw.complete) parser.destroy(new FerryError('client_aborted', 'the client went away mid-form'));
+  });
   request.raw.pipe(parser);
   await parsed;
   if (!handled) throw new FerryError('invalid_request', `the form has no file field named "${fileField}"`);
