@@ -1,25 +1,8 @@
 import { FerryError } from '../../core/errors.js';
 import type { TokenRecord, User } from '../../core/account.js';
 import type { AccountRecords, StoredToken } from '../types.js';
-import { fromMillis, toMillis, type SqliteDatabase } from './database.js';
-
-interface UserRow {
-  id: string;
-  username: string;
-  password_hash: string | null;
-  kind: User['kind'];
-  tenant: string;
-  created_at: number;
-}
-
-interface TokenRow {
-  id: string;
-  user_id: string;
-  kind: TokenRecord['kind'];
-  name: string | null;
-  created_at: number;
-  expires_at: number | null;
-}
+import { fromTokenRow, fromUserRow, toMillis, type TokenRow, type UserRow } from '../rows.js';
+import type { SqliteDatabase } from './database.js';
 
 export class SqliteAccountRecords implements AccountRecords {
   constructor(private readonly sqlite: SqliteDatabase) {}
@@ -98,19 +81,4 @@ export class SqliteAccountRecords implements AccountRecords {
       () => this.sqlite.db.prepare('DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= ?').run(now.getTime()).changes,
     );
   }
-}
-
-function fromUserRow(row: UserRow): User {
-  return { id: row.id, username: row.username, kind: row.kind, tenant: row.tenant, createdAt: new Date(row.created_at) };
-}
-
-function fromTokenRow(row: TokenRow): TokenRecord {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    kind: row.kind,
-    name: row.name,
-    createdAt: new Date(row.created_at),
-    expiresAt: fromMillis(row.expires_at),
-  };
 }

@@ -82,12 +82,3 @@ function migrate(db: Database.Database): void {
     db.pragma('foreign_keys = ON');
   }
 }
-
-/** Dates are stored as epoch milliseconds. */
-export function toMillis(date: Date | null): number | null {
-  return date === null ? null : date.getTime();
-}
-
-export function fromMillis(value: number | null): Date | null {
-  return value === null ? null : new Date(value);
-}

@@ -2,32 +2,10 @@ import { FerryError } from '../../core/errors.js';
 import type { Blob, StoredFile } from '../../core/file.js';
 import type { DedupScope, FileQuery, LibraryRecords, ProofChallengeRecord, UploadCompletion } from '../types.js';
 import type { Upload } from '../../core/upload.js';
-import { fromUploadRow, updateUploadRow, type UploadRow } from './uploads.js';
+import { fromBlobRow, fromFileRow, fromUploadRow, SORT_COLUMN, toFileRow, type BlobRow, type FileRow, type UploadRow } from '../rows.js';
+import { updateUploadRow } from './uploads.js';
 import type { SqliteDatabase } from './database.js';
 import { insertOutbox } from './outbox.js';
-
-interface FileRow {
-  id: string;
-  owner_id: string;
-  name: string;
-  size: number;
-  type: string;
-  sha256: string;
-  created_at: number;
-  updated_at: number;
-}
-
-interface BlobRow {
-  sha256: string;
-  storage_key: string;
-  size: number;
-  refs: number;
-  sha1: string | null;
-  md5: string | null;
-  created_at: number;
-}
-
-const SORT_COLUMN: Record<FileQuery['sort'], string> = { name: 'name', size: 'size', time: 'created_at' };
 
 /**
  * Files and the blobs under them. Every change to a reference count happens in the same
@@ -212,42 +190,4 @@ export class SqliteLibraryRecords implements LibraryRecords {
   private queueRemoval(storageKey: string, since: Date): void {
     this.db.prepare('INSERT OR IGNORE INTO dead_blobs (storage_key, since) VALUES (?, ?)').run(storageKey, since.getTime());
   }
-}
-
-function toFileRow(file: StoredFile): FileRow {
-  return {
-    id: file.id,
-    owner_id: file.ownerId,
-    name: file.name,
-    size: file.size,
-    type: file.type,
-    sha256: file.sha256,
-    created_at: file.createdAt.getTime(),
-    updated_at: file.updatedAt.getTime(),
-  };
-}
-
-function fromFileRow(row: FileRow): StoredFile {
-  return {
-    id: row.id,
-    ownerId: row.owner_id,
-    name: row.name,
-    size: row.size,
-    type: row.type,
-    sha256: row.sha256,
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
-  };
-}
-
-function fromBlobRow(row: BlobRow): Blob {
-  return {
-    sha256: row.sha256,
-    storageKey: row.storage_key,
-    size: row.size,
-    refs: row.refs,
-    sha1: row.sha1,
-    md5: row.md5,
-    createdAt: new Date(row.created_at),
-  };
 }

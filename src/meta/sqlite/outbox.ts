@@ -1,15 +1,6 @@
 import type { OutboxEntry, OutboxRecords, PendingDelivery } from '../types.js';
+import { fromOutboxRow, type OutboxRow } from '../rows.js';
 import type { SqliteDatabase } from './database.js';
-
-interface OutboxRow {
-  seq: number;
-  id: string;
-  destination: string;
-  ordering_key: string;
-  body: string;
-  attempts: number;
-  created_at: number;
-}
 
 export class SqliteOutboxRecords implements OutboxRecords {
   constructor(private readonly sqlite: SqliteDatabase) {}
@@ -28,15 +19,7 @@ export class SqliteOutboxRecords implements OutboxRecords {
          ORDER BY seq LIMIT ?`,
       )
       .all(now.getTime(), limit) as OutboxRow[];
-    return rows.map((row) => ({
-      seq: row.seq,
-      id: row.id,
-      destination: row.destination,
-      orderingKey: row.ordering_key,
-      body: row.body,
-      attempts: row.attempts,
-      createdAt: new Date(row.created_at),
-    }));
+    return rows.map(fromOutboxRow);
   }
 
   async markDelivered(seq: number): Promise<void> {

@@ -1,35 +1,8 @@
 import type Database from 'better-sqlite3';
-import type { ConcatRole, Metadata, Upload, UploadState } from '../../core/upload.js';
+import type { Upload } from '../../core/upload.js';
+import { fromUploadRow, toUploadRow, uploadChangeColumns, type UploadRow } from '../rows.js';
 import type { UploadChanges, UploadRecords } from '../types.js';
-import { fromMillis, toMillis, type SqliteDatabase } from './database.js';
-
-export interface UploadRow {
-  id: string;
-  owner_id: string;
-  size: number | null;
-  offset: number;
-  metadata: string;
-  state: UploadState;
-  concat: string | null;
-  created_at: number;
-  expires_at: number | null;
-  completed_at: number | null;
-  sha256: string | null;
-  chunk_size: number | null;
-  chunk_count: number | null;
-  expected_sha256: string | null;
-  file_id: string | null;
-}
-
-const COLUMN_OF: Record<keyof UploadChanges, string> = {
-  size: 'size',
-  offset: 'offset',
-  state: 'state',
-  expiresAt: 'expires_at',
-  completedAt: 'completed_at',
-  sha256: 'sha256',
-  fileId: 'file_id',
-};
+import type { SqliteDatabase } from './database.js';
 
 export class SqliteUploadRecords implements UploadRecords {
   private readonly selectOne: Database.Statement<[string], UploadRow>;
@@ -122,53 +95,9 @@ export class SqliteUploadRecords implements UploadRecords {
 
 /** For use inside a transaction that also touches other tables. */
 export function updateUploadRow(db: Database.Database, id: string, changes: UploadChanges): void {
-  const keys = Object.keys(changes) as (keyof UploadChanges)[];
-  if (keys.length === 0) return;
-  const assignments = keys.map((key) => `${COLUMN_OF[key]} = @${key}`).join(', ');
-  const values: Record<string, unknown> = { id };
-  for (const key of keys) {
-    const value = changes[key];
-    values[key] = value instanceof Date ? value.getTime() : value;
-  }
-  db.prepare(`UPDATE uploads SET ${assignments} WHERE id = @id`).run(values);
+  const columns = uploadChangeColumns(changes);
+  if (columns.length === 0) return;
+  const assignments = columns.map(({ column }) => `"${column}" = ?`).join(', ');
+  db.prepare(`UPDATE uploads SET ${assignments} WHERE id = ?`).run(...columns.map(({ value }) => value), id);
 }
 
-function toUploadRow(upload: Upload): UploadRow {
-  return {
-    id: upload.id,
-    owner_id: upload.ownerId,
-    size: upload.size,
-    offset: upload.offset,
-    metadata: JSON.stringify(upload.metadata),
-    state: upload.state,
-    concat: upload.concat ? JSON.stringify(upload.concat) : null,
-    created_at: upload.createdAt.getTime(),
-    expires_at: toMillis(upload.expiresAt),
-    completed_at: toMillis(upload.completedAt),
-    sha256: upload.sha256,
-    chunk_size: upload.chunkSize,
-    chunk_count: upload.chunkCount,
-    expected_sha256: upload.expectedSha256,
-    file_id: upload.fileId,
-  };
-}
-
-export function fromUploadRow(row: UploadRow): Upload {
-  return {
-    id: row.id,
-    ownerId: row.owner_id,
-    size: row.size,
-    offset: row.offset,
-    metadata: JSON.parse(row.metadata) as Metadata,
-    state: row.state,
-    concat: row.concat ? (JSON.parse(row.concat) as ConcatRole) : null,
-    createdAt: new Date(row.created_at),
-    expiresAt: fromMillis(row.expires_at),
-    completedAt: fromMillis(row.completed_at),
-    sha256: row.sha256,
-    chunkSize: row.chunk_size,
-    chunkCount: row.chunk_count,
-    expectedSha256: row.expected_sha256,
-    fileId: row.file_id,
-  };
-}
