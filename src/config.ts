@@ -59,6 +59,12 @@ export interface Config {
   readonly s3Region: string;
   /** Path-style addressing (endpoint/bucket/key), which Ceph RGW and most self-hosted stores need. */
   readonly s3ForcePathStyle: boolean;
+  /** RabbitMQ for background jobs shared by several nodes (amqp:// or amqps://); null to run them in-process. */
+  readonly amqpUrl: string | null;
+  /** Names Ferry's queues on the broker (`<prefix>.<job>`), so several deployments can share a vhost. */
+  readonly amqpPrefix: string;
+  /** `all`: HTTP and background jobs; `api`: HTTP only (jobs are published); `worker`: jobs, and only health and metrics over HTTP. */
+  readonly role: 'all' | 'api' | 'worker';
 }
 
 export const DEFAULTS: Config = {
@@ -94,9 +100,14 @@ export const DEFAULTS: Config = {
   s3SecretKey: null,
   s3Region: 'us-east-1',
   s3ForcePathStyle: false,
+  amqpUrl: null,
+  amqpPrefix: 'ferry',
+  role: 'all',
 };
 
 type Parser<K extends keyof Config> = (raw: string, name: string) => Config[K];
+
+export const ROLES = ['all', 'api', 'worker'] as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -185,6 +196,12 @@ const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
   s3SecretKey: { env: 'FERRY_S3_SECRET_KEY', parse: (raw) => (raw === '' ? null : raw) },
   s3Region: { env: 'FERRY_S3_REGION', parse: nonEmpty },
   s3ForcePathStyle: { env: 'FERRY_S3_FORCE_PATH_STYLE', parse: boolean },
+  amqpUrl: { env: 'FERRY_AMQP_URL', parse: serviceUrl(['amqp:', 'amqps:']) },
+  amqpPrefix: {
+    env: 'FERRY_AMQP_PREFIX',
+    parse: (raw, name) => (/^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$/.test(raw) ? raw : fail(name, raw, 'letters, digits, dots, dashes and underscores')),
+  },
+  role: { env: 'FERRY_ROLE', parse: oneOf(ROLES) },
 };
 
 export class ConfigError extends Error {

@@ -1,3 +1,4 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { AccountService } from './core/accounts.js';
@@ -6,12 +7,16 @@ import type { LibraryService } from './core/library.js';
 import { Webhooks } from './core/webhooks.js';
 import type { UploadService } from './core/uploads.js';
 import { buildApp } from './http/app.js';
+import { AmqpJobQueue } from './jobs/amqp.js';
 import { Deliverer } from './jobs/deliveries.js';
-import { startMaintenance } from './jobs/maintenance.js';
+import { FERRY_JOB_KINDS, FERRY_JOBS, runFerryJobs } from './jobs/ferry-jobs.js';
+import { InProcessJobQueue, type JobQueue } from './jobs/queue.js';
 import type { MetaStore } from './meta/types.js';
 import { wireServices } from './services.js';
 
 const SHUTDOWN_GRACE_MS = 5_000;
+const OPERATIONAL_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+/** Failed deliveries come due on their own schedule: the outbox is looked at often, and cheaply. */
 const DELIVERY_POLL_MS = 1_000;
 
 export interface RunningServer {
@@ -22,6 +27,8 @@ export interface RunningServer {
   readonly accounts: AccountService;
   /** The metadata store, for tests and tools that set up records no API creates. */
   readonly meta: MetaStore;
+  /** Where background jobs go: in this process, or RabbitMQ with FERRY_AMQP_URL. */
+  readonly jobs: JobQueue;
   /** Base URL the server listens on, e.g. http://127.0.0.1:8080 */
   readonly url: string;
   close(): Promise<void>;
@@ -33,29 +40,43 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const { meta, events, uploads, library, accounts } = wired;
   await uploads.ready();
   const { server, log } = buildApp(config, wired);
-  const maintenance = startMaintenance([
-    { name: 'expired uploads', run: () => uploads.sweepExpired() },
-    { name: 'unreferenced bytes', run: () => library.sweepUnreferenced() },
-    { name: 'digests', run: () => library.fillDigests() },
-    { name: 'expired tokens', run: () => accounts.sweepExpired() },
-  ], config.expirySweepSeconds * 1000, log);
-  uploads.events.on('completed', () => maintenance.kick('digests'));
+  const jobs: JobQueue = config.amqpUrl
+    ? AmqpJobQueue.start({ url: config.amqpUrl, prefix: config.amqpPrefix, kinds: FERRY_JOB_KINDS, log })
+    : new InProcessJobQueue(log, FERRY_JOB_KINDS);
   // Callbacks are signed with their business server's token, webhooks with the webhook secret.
   const deliverer = new Deliverer(meta.outbox, { secretFor: (url) => wired.fupload.servers.secretFor(url) ?? config.webhookSecret ?? '' });
-  // Failed deliveries come due on their own schedule: this loop looks often, and cheaply.
-  const deliveries = startMaintenance([{ name: 'deliveries', run: () => deliverer.run() }], DELIVERY_POLL_MS, log);
+  // An api node only publishes: the jobs run on the worker nodes (or, without a broker, on nodes that share its database).
+  if (config.role !== 'api') {
+    runFerryJobs(jobs, {
+      [FERRY_JOBS.expiredUploads]: () => uploads.sweepExpired(),
+      [FERRY_JOBS.unreferencedBytes]: () => library.sweepUnreferenced(),
+      [FERRY_JOBS.digests]: () => library.fillDigests(),
+      [FERRY_JOBS.expiredTokens]: () => accounts.sweepExpired(),
+      [FERRY_JOBS.deliveries]: () => deliverer.run(),
+    }, { sweepEveryMs: config.expirySweepSeconds * 1000, deliveryEveryMs: DELIVERY_POLL_MS });
+  }
+  const kick = (kind: string) => () => void jobs.publish({ kind });
+  uploads.events.on('completed', kick(FERRY_JOBS.digests));
   if (config.webhookUrls.length > 0) {
     new Webhooks(meta.outbox, { urls: config.webhookUrls, progressIntervalMs: config.webhookProgressSeconds * 1000 })
-      .attach(events, library, () => deliveries.kick('deliveries'));
+      .attach(events, library, kick(FERRY_JOBS.deliveries));
   }
-  wired.fupload.tasks.attach(events, library, meta.outbox, () => deliveries.kick('deliveries'));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
+  wired.fupload.tasks.attach(events, library, meta.outbox, kick(FERRY_JOBS.deliveries));
+  if (config.role === 'worker') onlyOperationalRoutes(server);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    // Nothing keeps running (a broker reconnecting, a timer) for a server that never started.
+    await jobs.close();
+    await wired.close();
+    throw err;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -66,6 +87,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     library,
     accounts,
     meta,
+    jobs,
     url: `http://${host}:${port}`,
     close: async () => {
       uploads.stopAppends();
@@ -75,9 +97,23 @@ export async function startServer(config: Config): Promise<RunningServer> {
       const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(grace);
-      await maintenance.stop();
-      await deliveries.stop();
+      await jobs.close();
       await wired.close();
     },
   };
+}
+
+/** A worker node answers health, readiness and metrics; every other path is not found. */
+function onlyOperationalRoutes(server: Server): void {
+  const handlers = server.listeners('request') as ((request: IncomingMessage, response: ServerResponse) => void)[];
+  server.removeAllListeners('request');
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const path = (request.url ?? '/').split('?')[0]!;
+    if (OPERATIONAL_PATHS.has(path)) {
+      for (const handler of handlers) handler(request, response);
+      return;
+    }
+    response.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
+    response.end(JSON.stringify({ error: { code: 'not_found', message: 'this is a worker node: it serves only /healthz, /readyz and /metrics' } }));
+  });
 }

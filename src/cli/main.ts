@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, loadConfig, ROLES, type Config } from '../config.js';
 import { FerryError } from '../core/errors.js';
 import { startServer } from '../server.js';
 import { SERVICE_ACCOUNT_USAGE, serviceAccount, UsageError } from './service-account.js';
@@ -9,12 +9,29 @@ const USAGE = `Usage: ferry <command>
 Settings come from FERRY_* variables or FERRY_CONFIG.
 
 Commands:
-  serve     start the upload server
+  serve [--role all|api|worker]
+            start the upload server: \`all\` (default) serves HTTP and runs the background
+            jobs; \`api\` serves HTTP only; \`worker\` runs the jobs and serves only
+            /healthz, /readyz and /metrics (FERRY_ROLE sets the same)
 ${SERVICE_ACCOUNT_USAGE}  help      show this text
 `;
 
-async function serve(): Promise<void> {
-  const server = await startServer(loadConfig());
+/** `serve`'s flags: `--role <role>` or `--role=<role>`. */
+function serveOptions(args: readonly string[]): Partial<Config> {
+  const options: { role?: Config['role'] } = {};
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i]!;
+    const [flag, inline] = arg.startsWith('--role=') ? ['--role', arg.slice('--role='.length)] : [arg, undefined];
+    if (flag !== '--role') throw new UsageError(`serve: unknown option ${arg}`);
+    const value = inline ?? args[(i += 1)];
+    if (!value || !(ROLES as readonly string[]).includes(value)) throw new UsageError(`serve: --role takes one of ${ROLES.join(', ')}`);
+    options.role = value as Config['role'];
+  }
+  return options;
+}
+
+async function serve(args: readonly string[]): Promise<void> {
+  const server = await startServer(loadConfig(process.env, serveOptions(args)));
   server.log.info({ url: server.url }, 'ferry is listening');
   const stop = (signal: string) => {
     server.log.info({ signal }, 'shutting down');
@@ -27,7 +44,7 @@ async function serve(): Promise<void> {
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   if (command === 'serve') {
-    await serve();
+    await serve(args);
     return 0;
   }
   if (command === 'service-account') {
