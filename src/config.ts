@@ -15,6 +15,11 @@ export interface Config {
   readonly uploadExpirySeconds: number;
   readonly expirySweepSeconds: number;
   readonly lockTimeoutMs: number;
+  /**
+   * How long a Redis lock outlives a node that died holding it (live holders renew it every third
+   * of this): the longest a client resuming elsewhere waits after a crash.
+   */
+  readonly lockTtlMs: number;
   readonly checkpointBytes: number;
   /** Origins allowed cross-origin; ['*'] for any. */
   readonly corsOrigins: readonly string[];
@@ -76,6 +81,7 @@ export const DEFAULTS: Config = {
   uploadExpirySeconds: 24 * 60 * 60,
   expirySweepSeconds: 60,
   lockTimeoutMs: 5_000,
+  lockTtlMs: 6_000,
   checkpointBytes: 64 * 1024 * 1024,
   corsOrigins: ['*'],
   publicUrl: null,
@@ -127,6 +133,7 @@ const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
   uploadExpirySeconds: { env: 'FERRY_UPLOAD_EXPIRY_SECONDS', parse: (raw, name) => integer(raw, name, 1) },
   expirySweepSeconds: { env: 'FERRY_EXPIRY_SWEEP_SECONDS', parse: (raw, name) => integer(raw, name, 1) },
   lockTimeoutMs: { env: 'FERRY_LOCK_TIMEOUT_MS', parse: (raw, name) => integer(raw, name, 0) },
+  lockTtlMs: { env: 'FERRY_LOCK_TTL_MS', parse: (raw, name) => integer(raw, name, 1_000) },
   checkpointBytes: { env: 'FERRY_CHECKPOINT_BYTES', parse: (raw, name) => integer(raw, name, 64 * 1024) },
   corsOrigins: {
     env: 'FERRY_CORS_ORIGINS',

@@ -41,7 +41,7 @@ export async function wireServices(config: Config): Promise<Wired> {
   const s3 = config.storage === 's3' ? (await import('./storage/s3/index.js')).openS3BlobStore(config) : null;
   const store = s3?.store ?? new LocalBlobStore(join(config.dataDir, 'blobs'));
   // With Redis, locks span every node on it, so a client may resume on any of them.
-  const redisLocker = config.redisUrl ? new RedisLocker(config.redisUrl) : null;
+  const redisLocker = config.redisUrl ? new RedisLocker(config.redisUrl, { ttlMs: config.lockTtlMs }) : null;
   const events = new UploadEventBus();
   const library = new LibraryService({ store, meta, events });
   const accounts = new AccountService({ meta });
