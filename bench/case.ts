@@ -63,13 +63,14 @@ export async function measureCase(
   bytes: number,
   runDir: string,
   drive: (running: RunningServer, dataDir: string) => Promise<Driven>,
+  serverEnv: NodeJS.ProcessEnv = {},
 ): Promise<Row> {
   const row: Row = { server, caseName: c, bytes, metrics: null, error: null };
   const dataDir = path.join(runDir, `data-${server}-${c}`);
   fs.mkdirSync(dataDir, { recursive: true });
   let running: RunningServer | undefined;
   try {
-    running = await startServer(server, dataDir);
+    running = await startServer(server, dataDir, serverEnv);
     const cpu0 = cpuTimes(running.pid);
     let driven: Driven;
     try {

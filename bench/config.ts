@@ -14,7 +14,7 @@ export const FERRY_MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 export const SERVER_NAMES = ['raw', 'tus-server', 'ferry'] as const;
 export type ServerName = (typeof SERVER_NAMES)[number];
 
-export const CASE_NAMES = ['single', 'chunked', 'concurrent', 'native', 'instant'] as const;
+export const CASE_NAMES = ['single', 'chunked', 'concurrent', 'native', 'instant', 's3'] as const;
 export type CaseName = (typeof CASE_NAMES)[number];
 /** Cases that upload through tus-js-client, which every server takes. */
 export const TUS_CASES = ['single', 'chunked', 'concurrent'] as const satisfies readonly CaseName[];
@@ -32,6 +32,18 @@ export const INSTANT_SAMPLES = 20;
 export const INSTANT_WARMUPS = 3;
 export const INSTANT_SMALL = 1 * MiB;
 export const INSTANT_TARGET_MS = 50;
+
+/**
+ * s3: Ferry on S3 (Ceph RGW) against the AWS SDK's own multipart upload (@aws-sdk/lib-storage).
+ * The SDK gets Ferry's part size for a declared size up to 78 GiB (src/storage/s3/plan.ts) and
+ * Ferry's parts in flight (S3BlobStore's default partsInFlight) as its queueSize.
+ */
+export const S3_PART_SIZE = 8 * MiB;
+export const S3_QUEUE_SIZE = 3;
+export const S3_TARGET_RATIO = 0.8;
+export const CEPH_SCRIPT = path.join(ROOT, 'scripts', 'ceph-rgw.sh');
+/** `ceph-rgw.sh up` may install packages and build a cluster. */
+export const CEPH_UP_TIMEOUT_MS = 10 * 60_000;
 
 /** Upper bounds so that nothing can hang forever. */
 export const READY_TIMEOUT_MS = 20_000;

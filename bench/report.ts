@@ -3,6 +3,7 @@ import { GiB, MiB, NATIVE_CHUNK, NATIVE_CONNECTIONS, TUS_CASES, type CaseName, t
 import type { InstantResult } from './instant-case.js';
 import { renderInstant } from './instant-report.js';
 import type { MachineInfo } from './proc.js';
+import { renderS3, type S3Result } from './s3-case.js';
 
 export interface Metrics {
   wallMs: number;
@@ -35,6 +36,8 @@ export interface ReportInput {
   rows: Row[];
   /** The instant case's rounds folded into one, null when it did not run. */
   instant: InstantResult | null;
+  /** The s3 case's rounds folded into one, null when it did not run. */
+  s3: S3Result | null;
 }
 
 const LABEL: Record<ServerName, string> = { raw: 'raw node:http', 'tus-server': '@tus/server', ferry: 'Ferry' };
@@ -137,6 +140,9 @@ export function renderReport(input: ReportInput): string {
     ...(input.rows.length > 0 ? [...table(input.rows), '', ...targets(input), ''] : []),
     ...(input.cases.includes('instant')
       ? renderInstant(input.instant, input.servers.includes('ferry') ? null : 'ferry not in BENCH_SERVERS', input.repeat)
+      : []),
+    ...(input.cases.includes('s3')
+      ? renderS3(input.s3, input.servers.includes('ferry') ? null : 'ferry not in BENCH_SERVERS', input.repeat)
       : []),
   ];
   return lines.join('\n');

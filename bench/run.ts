@@ -2,6 +2,8 @@
 // (server, case) pair round by round (instant: Ferry alone), prints the
 // Markdown report and exits non-zero if any upload failed, any stored file did
 // not match, or an instant upload was not answered as one.
+// s3 (Ferry on Ceph RGW beside the AWS SDK's multipart upload) is skipped, not
+// failed, when Ceph cannot start.
 // Env: BENCH_FILE_MIB (1024), BENCH_SERVERS, BENCH_CASES, BENCH_REPEAT (1).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,6 +13,7 @@ import { combineInstant, runInstantCase, type InstantResult } from './instant-ca
 import { runNativeCase } from './native-case.js';
 import { machineInfo } from './proc.js';
 import { combine, describe, renderReport, type Row } from './report.js';
+import { combineS3, describeS3, runS3Case, type S3Result } from './s3-case.js';
 import { killAll } from './servers.js';
 import { createSource } from './source.js';
 
@@ -36,6 +39,7 @@ async function main(): Promise<number> {
     const src = await createSource(path.join(runDir, 'source.bin'), settings.fileBytes, CONCURRENT_UPLOADS, each, NATIVE_CHUNK);
     const rounds = new Map<string, Row[]>();
     const instantRounds: InstantResult[] = [];
+    const s3Rounds: S3Result[] = [];
     for (let round = 1; round <= settings.repeat; round++) {
       for (const c of settings.cases) {
         if (c === 'instant') {
@@ -46,6 +50,17 @@ async function main(): Promise<number> {
           const result = await runInstantCase(src, runDir);
           instantRounds.push(result);
           process.stderr.write(`${label}: ${result.error ?? 'ok'}\n`);
+          continue;
+        }
+        if (c === 's3') {
+          // Ferry only: its baseline is the AWS SDK, not another server.
+          if (!settings.servers.includes('ferry')) continue;
+          if (s3Rounds.some((r) => r.skipped !== null)) continue;
+          const label = `bench: round ${round}/${settings.repeat} ferry / s3 (and the AWS SDK)`;
+          process.stderr.write(`${label}…\n`);
+          const result = await runS3Case(src, runDir, round);
+          s3Rounds.push(result);
+          process.stderr.write(`${label}: ${describeS3(result)}\n`);
           continue;
         }
         for (const server of settings.servers) {
@@ -60,6 +75,7 @@ async function main(): Promise<number> {
     }
     const rows = [...rounds.values()].map(combine);
     const instant = instantRounds.length > 0 ? combineInstant(instantRounds) : null;
+    const s3 = s3Rounds.length > 0 ? combineS3(s3Rounds, combine) : null;
     const report = renderReport({
       machine,
       fileBytes: settings.fileBytes,
@@ -69,10 +85,12 @@ async function main(): Promise<number> {
       repeat: settings.repeat,
       rows,
       instant,
+      s3,
     });
     process.stdout.write(report);
     fs.writeFileSync(path.join(OUT_DIR, 'latest.md'), report);
-    return rows.some((r) => r.error !== null) || instant?.error ? 1 : 0;
+    const s3Failed = s3 !== null && s3.skipped === null && (s3.ferry?.error != null || s3.sdk?.error != null);
+    return rows.some((r) => r.error !== null) || instant?.error || s3Failed ? 1 : 0;
   } finally {
     cleanUp();
   }
