@@ -39,10 +39,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const wired = await wireServices(config);
   const { meta, events, uploads, library, accounts } = wired;
   await uploads.ready();
-  const { server, log } = buildApp(config, wired);
+  const readiness = new Map(Object.entries(wired.readiness));
+  const { server, log } = buildApp(config, wired, readiness);
   const jobs: JobQueue = config.amqpUrl
     ? AmqpJobQueue.start({ url: config.amqpUrl, prefix: config.amqpPrefix, kinds: FERRY_JOB_KINDS, log })
     : new InProcessJobQueue(log, FERRY_JOB_KINDS);
+  readiness.set('jobs', () => jobs.ping());
   // Callbacks are signed with their business server's token, webhooks with the webhook secret.
   const deliverer = new Deliverer(meta.outbox, { secretFor: (url) => wired.fupload.servers.secretFor(url) ?? config.webhookSecret ?? '' });
   // An api node only publishes: the jobs run on the worker nodes (or, without a broker, on nodes that share its database).

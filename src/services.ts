@@ -8,7 +8,7 @@ import { LibraryService } from './core/library.js';
 import { NamedUploads } from './core/named-uploads.js';
 import { UploadService } from './core/uploads.js';
 import { HttpPreCreateHook } from './hooks/http-pre-create.js';
-import type { Services } from './http/app.js';
+import type { ReadinessCheck, Services } from './http/app.js';
 import { BusinessServers } from './http/fupload/clients.js';
 import { FuploadTasks } from './http/fupload/tasks.js';
 import { MemoryLocker } from './locks/memory.js';
@@ -23,6 +23,8 @@ export interface Wired extends Services {
   readonly meta: MetaStore;
   readonly store: BlobStore;
   readonly events: UploadEventBus;
+  /** What /readyz asks about, by name: the metadata store, blob storage and the locker. */
+  readonly readiness: Readonly<Record<string, ReadinessCheck>>;
   /** Closes the connections to the services, once nothing uses them any more. */
   close(): Promise<void>;
 }
@@ -42,6 +44,7 @@ export async function wireServices(config: Config): Promise<Wired> {
   const store = s3?.store ?? new LocalBlobStore(join(config.dataDir, 'blobs'));
   // With Redis, locks span every node on it, so a client may resume on any of them.
   const redisLocker = config.redisUrl ? new RedisLocker(config.redisUrl, { ttlMs: config.lockTtlMs }) : null;
+  const locker = redisLocker ?? new MemoryLocker();
   const events = new UploadEventBus();
   const library = new LibraryService({ store, meta, events });
   const accounts = new AccountService({ meta });
@@ -49,7 +52,7 @@ export async function wireServices(config: Config): Promise<Wired> {
     store,
     meta,
     library,
-    locker: redisLocker ?? new MemoryLocker(),
+    locker,
     events,
     preCreate: config.preCreateHookUrl ? new HttpPreCreateHook(config.preCreateHookUrl, config.webhookSecret!) : undefined,
     limits: {
@@ -66,6 +69,7 @@ export async function wireServices(config: Config): Promise<Wired> {
     meta,
     store,
     events,
+    readiness: { meta: () => meta.ping(), storage: () => store.ping(), locks: () => locker.ping() },
     uploads,
     chunked,
     library,

@@ -20,6 +20,11 @@ import { Metrics } from './metrics.js';
 import { Router, type Handler } from './router.js';
 
 const OVERRIDABLE = new Set(['PATCH', 'DELETE', 'HEAD', 'GET', 'POST', 'OPTIONS']);
+/** A service that does not answer within this is down as far as /readyz is concerned: it never hangs. */
+const READY_CHECK_TIMEOUT_MS = 3_000;
+
+/** One service /readyz asks about: resolves while it can serve, rejects with why not. */
+export type ReadinessCheck = () => Promise<void>;
 
 export interface Services {
   readonly uploads: UploadService;
@@ -41,7 +46,7 @@ export interface App {
  * the stream of network buffers with full collections, doubling CPU and memory. Ferry needs only a
  * few fixed routes, so it keeps the edge this small instead.)
  */
-export function buildApp(config: Config, services: Services): App {
+export function buildApp(config: Config, services: Services, readiness: ReadonlyMap<string, ReadinessCheck> = new Map()): App {
   const { uploads } = services;
   const ctx: HttpContext = { ...services, config, auth: createAuthenticator(config.auth, services.accounts) };
   const log = pino({ level: config.logLevel, base: undefined });
@@ -57,14 +62,22 @@ export function buildApp(config: Config, services: Services): App {
   router.on('GET', '/healthz', async (_request, reply) => {
     await reply.send({ status: 'ok' });
   });
+  // Says which service is down (meta, storage, locks, jobs), not how: the details go to the log.
   router.on('GET', '/readyz', async (request, reply) => {
-    try {
-      await uploads.ready();
-      await reply.send({ status: 'ready' });
-    } catch (err) {
-      request.log.warn({ err }, 'not ready');
-      await reply.code(503).send({ status: 'unavailable' });
-    }
+    const names = [...readiness.keys()];
+    const results = await Promise.allSettled(names.map((name) => withDeadline(readiness.get(name)!(), READY_CHECK_TIMEOUT_MS, name)));
+    const checks: Record<string, 'ok' | 'unavailable'> = {};
+    const down: string[] = [];
+    results.forEach((result, index) => {
+      const name = names[index]!;
+      checks[name] = result.status === 'fulfilled' ? 'ok' : 'unavailable';
+      if (result.status === 'rejected') {
+        down.push(name);
+        request.log.warn({ err: result.reason, service: name }, 'not ready');
+      }
+    });
+    if (down.length === 0) await reply.send({ status: 'ready', checks });
+    else await reply.code(503).send({ status: 'unavailable', down, checks });
   });
 
   const handle = async (raw: IncomingMessage, response: ServerResponse) => {
@@ -98,4 +111,12 @@ export function buildApp(config: Config, services: Services): App {
   // Uploads of any size over slow links: no overall deadline on a request, only on its headers.
   server.requestTimeout = 0;
   return { server, log };
+}
+
+function withDeadline(check: Promise<void>, ms: number, name: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${name} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([check, late]).finally(() => clearTimeout(timer));
 }

@@ -37,6 +37,9 @@ export class HttpRequest {
 
 type Payload = string | Buffer | Readable | Record<string, unknown> | undefined;
 
+/** Headers that describe a body being sent, dropped when reading that body fails before it starts. */
+const REPRESENTATION_HEADERS = ['content-type', 'content-length', 'content-range', 'content-disposition', 'etag', 'accept-ranges', 'cache-control', 'last-modified'];
+
 /** The response being built: headers and status first, then exactly one send(). */
 export class HttpReply {
   statusCode = 200;
@@ -90,6 +93,19 @@ export class HttpReply {
     } else if (!(body instanceof Readable) && !this.headers.has('content-length')) {
       this.headers.set('content-length', String(body === undefined ? 0 : Buffer.byteLength(body)));
     }
+    // A stream from storage opens lazily: wait for its first bytes (or its end) before committing to
+    // a status, so a store that cannot be read (object storage down) is answered 503, not a cut connection.
+    if (body instanceof Readable && !bodyless && raw.req.method !== 'HEAD') {
+      try {
+        await firstBytes(body);
+      } catch (err) {
+        // The error answer describes itself: none of the headers of the representation that failed.
+        for (const name of REPRESENTATION_HEADERS) this.headers.delete(name);
+        this.statusCode = 200;
+        throw err;
+      }
+    }
+    if (raw.headersSent || raw.destroyed) return void (body instanceof Readable && body.destroy());
     raw.writeHead(this.statusCode, Object.fromEntries(this.headers));
     if (body instanceof Readable) {
       if (bodyless || raw.req.method === 'HEAD') {
@@ -103,4 +119,25 @@ export class HttpReply {
     }
     raw.end(bodyless ? undefined : body);
   }
+}
+
+/** Resolves once `stream` has data buffered or has ended; rejects (destroying it) with its error. */
+function firstBytes(stream: Readable): Promise<void> {
+  if (stream.readableLength > 0 || stream.readableEnded) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      stream.off('readable', onReadable);
+      stream.off('error', done);
+      stream.off('close', onClose);
+      if (err) {
+        stream.destroy();
+        reject(err);
+      } else resolve();
+    };
+    const onReadable = () => done();
+    const onClose = () => done(stream.errored ?? undefined);
+    stream.on('readable', onReadable);
+    stream.once('error', done);
+    stream.once('close', onClose);
+  });
 }

@@ -1,4 +1,5 @@
 import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
+import { FerryError } from '../core/errors.js';
 import { runHandler, type Job, type JobHandler, type JobKindOptions, type JobLogger, type JobQueue } from './queue.js';
 
 export interface AmqpJobQueueOptions {
@@ -94,6 +95,13 @@ export class AmqpJobQueue implements JobQueue {
   whenConnected(): Promise<void> {
     if (this.link) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Connected to the broker; service_unavailable while it is away (jobs published meanwhile are held). */
+  async ping(): Promise<void> {
+    if (this.link) return;
+    const held = this.held.length;
+    throw new FerryError('service_unavailable', `the job broker (RabbitMQ) is unavailable; ${held} job${held === 1 ? '' : 's'} held until it is back`);
   }
 
   workQueue(kind: string): string {

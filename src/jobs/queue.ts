@@ -28,6 +28,11 @@ export interface JobQueue {
   consume(kind: string, handler: JobHandler): void;
   /** Publishes `kind` every `everyMs`, from one node among all that schedule it (in-process: this one). */
   schedule(kind: string, everyMs: number): void;
+  /**
+   * Resolves while jobs reach the workers; rejects (service_unavailable) while the broker is away.
+   * Publishing still succeeds then: jobs are held until it is back.
+   */
+  ping(): Promise<void>;
   /** Stops scheduling and consuming, waits for running handlers, lets go of connections. */
   close(): Promise<void>;
 }
@@ -68,6 +73,9 @@ export class InProcessJobQueue implements JobQueue {
   consume(kind: string, handler: JobHandler): void {
     this.handlers.set(kind, handler);
   }
+
+  /** Jobs in this process need nothing outside it. */
+  async ping(): Promise<void> {}
 
   schedule(kind: string, everyMs: number): void {
     const timer = setInterval(() => void this.publish({ kind }), everyMs);

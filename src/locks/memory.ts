@@ -27,6 +27,9 @@ export class MemoryLocker implements Locker {
     return this.held.has(key) ? null : this.take(key);
   }
 
+  /** In-process locks are always there. */
+  async ping(): Promise<void> {}
+
   private take(key: string): Lock {
     const controller = new AbortController();
     let release!: () => void;

@@ -115,6 +115,12 @@ export class RedisLocker implements Locker {
     return taken === 1 ? this.hold(name, token, sentAt) : null;
   }
 
+  /** Both connections up and Redis answering a PING; service_unavailable otherwise. */
+  async ping(): Promise<void> {
+    await this.connect();
+    await this.call('ping', () => this.clients.commands.ping());
+  }
+
   /** Releases the locks still held here (so other nodes need not wait for them to expire) and disconnects. */
   async close(): Promise<void> {
     if (this.closed) return;

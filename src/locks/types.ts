@@ -15,4 +15,6 @@ export interface Locker {
    * (sweeps) that must never cut off a client.
    */
   tryAcquire(key: string): Promise<Lock | null>;
+  /** Resolves while locks can be taken; rejects (service_unavailable) when the lock service cannot be reached. */
+  ping(): Promise<void>;
 }

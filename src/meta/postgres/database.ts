@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { FerryError } from '../../core/errors.js';
 import { MIGRATIONS } from './migrations.js';
 
 /** The pool or the client of one transaction: whatever runs a query. */
@@ -41,13 +42,17 @@ export class PostgresDatabase implements Queryable {
   }
 
   /** One statement on any free connection, committed on its own. */
-  query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
-    return this.pool.query<R>(text, values);
+  async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(text, values);
+    } catch (err) {
+      throw unavailable(err);
+    }
   }
 
   /** Runs `work` in one transaction on one connection: committed if it resolves, rolled back if it throws. */
   async transaction<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((err: unknown) => { throw unavailable(err); });
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -57,10 +62,15 @@ export class PostgresDatabase implements Queryable {
     } catch (err) {
       // A connection that cannot even roll back is not handed to the next transaction.
       await client.query('ROLLBACK').catch((rollbackError: Error) => { broken = rollbackError; });
-      throw err;
+      throw unavailable(err);
     } finally {
       client.release(broken);
     }
+  }
+
+  /** SELECT 1 on any connection, the driver's error as it is (the caller says what failed). */
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
   }
 
   /**
@@ -86,6 +96,27 @@ export class PostgresDatabase implements Queryable {
   close(): Promise<void> {
     return this.pool.end();
   }
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+/**
+ * SQLSTATEs that mean "the server cannot serve right now": class 08 (connection exception), the
+ * server shutting down or starting (57P01-57P03), too many connections and out of resources (53).
+ */
+const UNAVAILABLE_STATE = /^(08|57P0[1-3]|53)/;
+/** pg's own errors for a connection that broke or never came, which carry no code. */
+const BROKEN_CONNECTION = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable|Cannot use a pool after calling end|Query read timeout)/;
+
+/**
+ * A failed query as the HTTP edge should see it: a database that is unreachable, restarting or out
+ * of connections is service_unavailable (503), keeping the driver's error as the cause. Anything
+ * else (a constraint, a syntax error, a domain error thrown inside a transaction) stays as it is.
+ */
+export function unavailable(err: unknown): unknown {
+  if (err instanceof FerryError || !(err instanceof Error)) return err;
+  const code = (err as { code?: unknown }).code;
+  const down = (typeof code === 'string' && (NETWORK_CODES.has(code) || UNAVAILABLE_STATE.test(code))) || BROKEN_CONNECTION.test(err.message);
+  return down ? new FerryError('service_unavailable', `the metadata database (PostgreSQL) is unavailable: ${err.message}`, { cause: err }) : err;
 }
 
 /** An INSERT of every field of `row`, column names quoted (`offset` is a reserved word). */

@@ -37,7 +37,7 @@ export class PostgresMetaStore implements MetaStore {
   /** Rejects when the database does not answer; the message says which service failed, the cause how. */
   async ping(): Promise<void> {
     try {
-      await this.db.query('SELECT 1');
+      await this.db.ping();
     } catch (err) {
       throw new Error(`PostgreSQL did not answer: ${(err as Error).message}`, { cause: err });
     }
