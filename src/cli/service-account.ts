@@ -4,17 +4,7 @@ import type { Config } from '../config.js';
 import { AccountService, DEFAULT_TENANT } from '../core/accounts.js';
 import { newKeyJson, userJson } from '../http/api/auth-routes.js';
 import { SqliteMetaStore } from '../meta/sqlite/index.js';
-
-export const SERVICE_ACCOUNT_USAGE = `  service-account create <name> [--tenant <tenant>] [--json]
-            create an account for a business server and print its API key (shown once)
-  service-account list [--json]
-            list the service accounts
-`;
-
-/** A mistake in the command line: reported with the usage, exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+import { UsageError } from './args.js';
 
 /**
  * `ferry service-account ...`: works on the data dir directly, so the first key of a deployment

@@ -1,0 +1,97 @@
+import type { ClientCrypto } from './crypto.js';
+import { download, type DownloadOptions, type DownloadResult, type DownloadTarget } from './download.js';
+import { DEFAULT_RETRY, Transport, type FetchLike, type RetryPolicy } from './http.js';
+import type { UploadSource } from './source.js';
+import { MemoryStateStore, type StateStore } from './state.js';
+import type { FerryFile, FileList, ListOptions, Session, User } from './types.js';
+import { UploadTask, type UploadOptions, type UploadResult } from './upload.js';
+
+export interface FerryClientOptions {
+  /** The server, e.g. `http://127.0.0.1:8080`. */
+  baseUrl: string;
+  /** A session token or API key; `login()` sets one. */
+  token?: string;
+  /** Default: the global fetch. Wrap it to observe or fault requests. */
+  fetch?: FetchLike;
+  /** Hashing; without `createSha256` uploads declare no SHA-256 (no instant upload). */
+  crypto?: ClientCrypto;
+  /** Where unfinished uploads are remembered. Default: this process's memory. */
+  state?: StateStore;
+  retry?: Partial<RetryPolicy>;
+}
+
+/**
+ * A client of one Ferry server. Platform-neutral: it uses fetch and Web Crypto; file access,
+ * whole-file hashing and state persistence come in through `UploadSource`, `ClientCrypto`,
+ * `StateStore` and `DownloadTarget` (see `client/src/node.ts` for Node's).
+ */
+export class FerryClient {
+  protected readonly transport: Transport;
+  protected readonly crypto: ClientCrypto | undefined;
+  protected readonly state: StateStore;
+
+  constructor(options: FerryClientOptions) {
+    const fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+    this.transport = new Transport(options.baseUrl, options.token, fetchImpl, { ...DEFAULT_RETRY, ...options.retry });
+    this.crypto = options.crypto;
+    this.state = options.state ?? new MemoryStateStore();
+  }
+
+  get baseUrl(): string { return this.transport.baseUrl; }
+  get token(): string | undefined { return this.transport.token; }
+  set token(token: string | undefined) { this.transport.token = token; }
+
+  /** Signs in; the client then uses the session's token. */
+  async login(username: string, password: string): Promise<Session> {
+    const session = await this.transport.json<Session>('/api/v1/auth/login', { method: 'POST', body: { username, password } });
+    this.token = session.token;
+    return session;
+  }
+
+  /** Creates an account and signs in. */
+  async signup(username: string, password: string): Promise<Session> {
+    const session = await this.transport.json<Session>('/api/v1/auth/signup', { method: 'POST', body: { username, password } });
+    this.token = session.token;
+    return session;
+  }
+
+  /** The user the token acts for. */
+  me(): Promise<User> {
+    return this.transport.json<User>('/api/v1/auth/me');
+  }
+
+  /** One page of the library. */
+  list(options: ListOptions = {}): Promise<FileList> {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(options)) if (value !== undefined) query.set(key, String(value));
+    const text = query.toString();
+    return this.transport.json<FileList>(`/api/v1/files${text ? `?${text}` : ''}`);
+  }
+
+  file(id: string): Promise<FerryFile> {
+    return this.transport.json<FerryFile>(`/api/v1/files/${encodeURIComponent(id)}`);
+  }
+
+  rename(id: string, name: string): Promise<FerryFile> {
+    return this.transport.json<FerryFile>(`/api/v1/files/${encodeURIComponent(id)}`, { method: 'PATCH', body: { name } });
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.transport.request(`/api/v1/files/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  }
+
+  /** An upload to control with pause / resume / cancel; `start()` runs it. */
+  createUpload(source: UploadSource, options: UploadOptions = {}): UploadTask {
+    return new UploadTask({ transport: this.transport, crypto: this.crypto, state: this.state }, source, options);
+  }
+
+  /** Uploads a source: resumes saved state, completes instantly when it can, else sends what is missing. */
+  upload(source: UploadSource, options: UploadOptions = {}): Promise<UploadResult> {
+    return this.createUpload(source, options).start();
+  }
+
+  /** Downloads a file to a target, continuing what an earlier attempt left. */
+  download(id: string, target: DownloadTarget, options: DownloadOptions = {}): Promise<DownloadResult> {
+    return download(this.transport, id, target, options);
+  }
+}

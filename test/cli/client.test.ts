@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { freePort, ProcessServer } from '../helpers/process-server.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CHUNK = 64 * 1024;
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `ferry <args>` as a process; `onStart` gets the child (to signal it). */
+function ferry(args: string[], env: Record<string, string>, options: { stdin?: string; onStart?: (child: ReturnType<typeof spawn>) => void } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (data: string) => { stdout += data; });
+    child.stderr.setEncoding('utf8').on('data', (data: string) => { stderr += data; });
+    child.stdin.end(options.stdin ?? '');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      // 'exit' may come before the pipes are drained.
+      setImmediate(() => resolve({ code, stdout, stderr }));
+    });
+    options.onStart?.(child);
+  });
+}
+
+/** PUTs of chunks the server has answered, from its metrics. */
+async function chunkPuts(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('ferry_http_request_duration_seconds_count') && line.includes('chunks') && line.includes('method="PUT"'))
+    .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+}
+
+describe('ferry client commands against a server process', () => {
+  let server: ProcessServer;
+  let dir: string;
+  let env: Record<string, string>;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-cli-client-'));
+    server = await ProcessServer.start({ dataDir: join(dir, 'data'), env: { FERRY_AUTH: 'required' } });
+    const signup = await fetch(`${server.url}/api/v1/auth/signup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'dora', password: 'correct horse battery' }),
+    });
+    assert.equal(signup.status, 201);
+    env = { FERRY_CLIENT_CONFIG: join(dir, 'config', 'client.json'), FERRY_CLIENT_STATE: join(dir, 'state', 'uploads.json'), HOME: dir };
+  });
+
+  after(async () => {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses wrong credentials in one line, then logs in and keeps the token', async () => {
+    const wrong = await ferry(['login', server.url, '--username', 'dora', '--password-stdin'], env, { stdin: 'not the password\n' });
+    assert.equal(wrong.code, 1);
+    assert.equal(wrong.stderr, 'ferry: wrong username or password\n');
+
+    const right = await ferry(['login', server.url, '--username', 'dora', '--password-stdin', '--json'], env, { stdin: 'correct horse battery\n' });
+    assert.equal(right.code, 0, right.stderr);
+    const answer = JSON.parse(right.stdout) as { url: string; user: { username: string } };
+    assert.deepEqual([answer.url, answer.user.username], [server.url, 'dora']);
+    const config = JSON.parse(await readFile(env.FERRY_CLIENT_CONFIG!, 'utf8')) as { url: string; token: string };
+    assert.match(config.token, /^fs_/);
+    assert.doesNotMatch(right.stdout, new RegExp(config.token));
+  });
+
+  it('resumes an upload interrupted with SIGINT without sending stored chunks again', async () => {
+    const path = join(dir, 'big.bin');
+    const bytes = randomBytes(24 * 1024 * 1024);
+    await writeFile(path, bytes);
+    const chunkCount = bytes.length / CHUNK;
+    const token = (JSON.parse(await readFile(env.FERRY_CLIENT_CONFIG!, 'utf8')) as { token: string }).token;
+    const auth = { authorization: `Bearer ${token}` };
+    const uploadStatus = async (id: string) => (await (await fetch(`${server.url}/api/v1/uploads/${id}`, { headers: auth })).json()) as { receivedChunks: number; missing: number[]; chunkCount: number };
+
+    let uploadId = '';
+    const first = await ferry(['upload', path, '--chunk-size', '64K', '--parallel', '1', '--json'], env, {
+      onStart: (child) => {
+        void (async () => {
+          for (let i = 0; i < 1000 && child.exitCode === null; i += 1) {
+            await new Promise((resolve) => setTimeout(resolve, 10));
+            const state = await readFile(env.FERRY_CLIENT_STATE!, 'utf8').catch(() => '{}');
+            uploadId ||= (Object.values(JSON.parse(state) as Record<string, { uploadId?: string }>)[0]?.uploadId ?? '');
+            if (uploadId && (await uploadStatus(uploadId)).receivedChunks >= 20) {
+              child.kill('SIGINT');
+              return;
+            }
+          }
+        })();
+      },
+    });
+    assert.equal(first.code, 130, first.stderr);
+    assert.equal(first.stderr, 'ferry: interrupted; run the same command again to resume\n');
+    const interrupted = JSON.parse(first.stdout) as { files: unknown[]; interrupted: boolean };
+    assert.deepEqual([interrupted.files.length, interrupted.interrupted], [0, true]);
+
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const stored = await uploadStatus(uploadId);
+    assert.equal(stored.chunkCount, chunkCount);
+    assert.ok(stored.receivedChunks >= 20 && stored.receivedChunks < chunkCount, `${stored.receivedChunks} of ${chunkCount} stored`);
+    const putsBefore = await chunkPuts(server.url);
+
+    const second = await ferry(['upload', path, '--chunk-size', '64K', '--parallel', '3', '--json'], env);
+    assert.equal(second.code, 0, second.stderr);
+    const done = JSON.parse(second.stdout) as { files: { id: string; uploadId: string; resumed: boolean; instant: boolean; chunksSent: number; sha256: string }[]; failed: unknown[] };
+    assert.equal(done.files.length, 1);
+    const [file] = done.files;
+    assert.deepEqual([file!.uploadId, file!.resumed, file!.instant], [uploadId, true, false]);
+    assert.equal(file!.chunksSent, chunkCount - stored.receivedChunks);
+    assert.equal((await chunkPuts(server.url)) - putsBefore, chunkCount - stored.receivedChunks, 'the server saw only the missing chunks');
+    assert.equal(file!.sha256, sha256(bytes));
+
+    // The same file again is instant; `get` brings it back intact.
+    const again = await ferry(['upload', path, '--url', server.url], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^instant +big\.bin .*\(no bytes sent\)$/m);
+    const target = join(dir, 'back.bin');
+    const got = await ferry(['get', file!.id, target, '--json'], env);
+    assert.equal(got.code, 0, got.stderr);
+    assert.equal(sha256(await readFile(target)), sha256(bytes));
+  });
+
+  it('uploads folders with relative names, lists, gets and removes with --json documents', async () => {
+    const root = join(dir, 'album');
+    await mkdir(join(root, '2026'), { recursive: true });
+    await writeFile(join(root, 'a.txt'), 'first');
+    await writeFile(join(root, '2026', 'b.txt'), 'second');
+    const up = await ferry(['upload', root, '--json'], env);
+    assert.equal(up.code, 0, up.stderr);
+    const uploaded = JSON.parse(up.stdout) as { files: { id: string; name: string }[] };
+    assert.deepEqual(uploaded.files.map((file) => file.name), ['album/2026/b.txt', 'album/a.txt']);
+
+    const listed = await ferry(['ls', '--folder', 'album', '--sort', 'name', '--json'], env);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual((JSON.parse(listed.stdout) as { files: { name: string }[] }).files.map((file) => file.name), ['album/2026/b.txt', 'album/a.txt']);
+    const human = await ferry(['ls', '--folder', 'album'], env);
+    assert.match(human.stdout, /album\/a\.txt/);
+
+    const removed = await ferry(['rm', ...uploaded.files.map((file) => file.id), '--json'], env);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.deepEqual(JSON.parse(removed.stdout), { removed: uploaded.files.map((file) => file.id) });
+    const missing = await ferry(['get', uploaded.files[0]!.id], env);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr.trim().split('\n').length, 1);
+  });
+
+  it('says in one line that a server is down, that a token is refused, or that the command is wrong', async () => {
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const ls = await ferry(['ls', '--url', down, '--token', 'fs_whatever'], env);
+    assert.equal(ls.code, 1);
+    assert.match(ls.stderr, /^ferry: cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED \(is the server running\?\)\n$/);
+    const login = await ferry(['login', down, '--username', 'dora', '--password-stdin'], env, { stdin: 'x\n' });
+    assert.equal(login.code, 1);
+    assert.equal(login.stderr.trim().split('\n').length, 1);
+    assert.match(login.stderr, /cannot reach/);
+
+    const refused = await ferry(['ls', '--token', 'fs_not-a-real-token'], env);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^ferry: the server refused the token .*ferry login.*\n$/);
+
+    const usage = await ferry(['upload', '--parallel', 'many', 'x'], env);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /^ferry: upload: --parallel takes a whole number/);
+  });
+});
