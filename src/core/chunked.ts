@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Lock } from '../locks/types.js';
 import type { DedupScope, MetaStore } from '../meta/types.js';
-import { canWriteAt, type BlobStore } from '../storage/types.js';
+import { canFinish, canPresignChunks, canWriteAt, canWriteChunks, type BlobStore, type ChunkUploadUrl } from '../storage/types.js';
 import { FerryError } from './errors.js';
 import { HashFrontiers, type ChunkSource } from './frontier.js';
 import { newSha256, type ChecksumExpectation } from './integrity.js';
@@ -17,6 +17,8 @@ import type { UploadService } from './uploads.js';
 export const MAX_CHUNKS = 10_000;
 export const MAX_CHUNK_SIZE = 1024 ** 3;
 const EMPTY_SHA256 = newSha256().digest('hex');
+/** How long a presigned chunk URL stays good. */
+const PRESIGN_TTL_SECONDS = 15 * 60;
 
 export interface ChunkedCreateRequest {
   readonly name: string;
@@ -62,6 +64,19 @@ export interface ChunkRequest {
   readonly contentLength: number | null;
   /** Digests of the chunk, when the protocol has them; every one must match before the chunk counts. */
   readonly digests: readonly ChecksumExpectation[];
+}
+
+/** What a client that sent a chunk straight to storage says it sent. */
+export interface DirectChunkClaim {
+  /** Hex or base64 MD5 of the chunk: checked against what storage reports before the chunk counts. */
+  readonly md5: string;
+}
+
+/** Where to send one chunk's bytes so they bypass Ferry. */
+export interface ChunkUploadTarget extends ChunkUploadUrl {
+  readonly index: number;
+  /** Exactly this many bytes must be sent. */
+  readonly size: number;
 }
 
 /** An upload of the native chunk API as its client sees it. */
@@ -177,12 +192,7 @@ export class ChunkedUploads {
    */
   async putChunk(owner: Principal, id: string, index: number, request: ChunkRequest): Promise<ChunkedStatus> {
     const upload = await this.load(owner, id);
-    const { count } = plan(upload);
-    if (!Number.isSafeInteger(index) || index < 0 || index >= count) {
-      throw new FerryError('chunk_out_of_range', `chunk index must be from 0 to ${count - 1}`);
-    }
-    const { start, end } = chunkRange(upload, index);
-    const length = end - start;
+    const { start, length } = checkedChunk(upload, index);
     if (request.contentLength !== null && request.contentLength !== length) {
       throw new FerryError('chunk_length_mismatch', `chunk ${index} has ${length} bytes, not ${request.contentLength}`);
     }
@@ -191,7 +201,7 @@ export class ChunkedUploads {
       request.body.resume();
       return this.describe(upload);
     }
-    if (!canWriteAt(this.deps.store)) throw new FerryError('invalid_request', 'this storage cannot take chunks out of order');
+    if (!canWriteAt(this.deps.store) && !canWriteChunks(this.deps.store)) throw new FerryError('invalid_request', 'this storage cannot take chunks out of order');
 
     const lock = await this.deps.uploads.lockFor(id, `chunk:${index}`);
     try {
@@ -206,8 +216,71 @@ export class ChunkedUploads {
     const refreshed = (await this.deps.meta.uploads.update(id, { expiresAt: new Date(this.now().getTime() + this.deps.uploads.limits.expiryMs) })) ?? upload;
     this.deps.uploads.events.emit('received', refreshed, length);
     // Catch-up hashing happens after the answer; completion waits for whatever is left of it.
-    this.frontiers.advance(id, this.source(refreshed)).catch(() => undefined);
+    if (!this.piecewise) this.frontiers.advance(id, this.source(refreshed)).catch(() => undefined);
     return this.describe(refreshed);
+  }
+
+  /**
+   * A URL the client PUTs chunk `index` to, straight into storage (an S3 presigned UploadPart),
+   * for stores that offer it; the chunk counts only once confirmChunk() has checked it.
+   */
+  async presignChunk(owner: Principal, id: string, index: number): Promise<ChunkUploadTarget> {
+    const { store } = this.deps;
+    if (!canPresignChunks(store)) throw new FerryError('invalid_request', 'this storage does not take chunks directly: PUT them to Ferry');
+    const upload = await this.load(owner, id);
+    const { start, length } = checkedChunk(upload, index);
+    if (upload.state === 'paused') throw new FerryError('upload_paused', 'the upload is paused; resume it first');
+    if (upload.state === 'completed') throw new FerryError('invalid_request', 'the upload is already complete');
+    if (await this.deps.meta.uploads.hasChunk(id, index)) throw new FerryError('invalid_request', `chunk ${index} is already stored`);
+    const url = await store.presignChunk(id, { index, start, length }, PRESIGN_TTL_SECONDS);
+    return { ...url, index, size: length };
+  }
+
+  /**
+   * Records a chunk the client sent straight to storage, after checking what storage holds: its
+   * exact length and its MD5 (S3 reports a part's MD5 as its ETag). A chunk that does not match
+   * is not recorded; the client sends it again to the same place, which replaces it.
+   */
+  async confirmChunk(owner: Principal, id: string, index: number, claim: DirectChunkClaim): Promise<ChunkedStatus> {
+    const { store } = this.deps;
+    if (!canPresignChunks(store)) throw new FerryError('invalid_request', 'this storage does not take chunks directly: PUT them to Ferry');
+    const md5 = md5Hex(claim.md5);
+    const upload = await this.load(owner, id);
+    const { length } = checkedChunk(upload, index);
+    if (upload.state === 'paused') throw new FerryError('upload_paused', 'the upload is paused; resume it first');
+    if (upload.state === 'completed') return this.describe(upload);
+    const lock = await this.deps.uploads.lockFor(id, `chunk:${index}`);
+    try {
+      if (!(await this.deps.meta.uploads.hasChunk(id, index))) {
+        const stored = await store.statChunk(id, index);
+        if (!stored) throw new FerryError('upload_incomplete', `chunk ${index} has not reached storage`);
+        if (stored.size !== length) throw new FerryError('chunk_length_mismatch', `chunk ${index} must have ${length} bytes; storage holds ${stored.size}`);
+        if (stored.md5 === null) throw new FerryError('invalid_request', 'this storage cannot report the MD5 of a chunk (server-side encryption), so it cannot be checked');
+        if (stored.md5 !== md5) throw new FerryError('digest_mismatch', `chunk ${index} as stored does not match its MD5`);
+        await this.deps.meta.uploads.addChunk(id, index);
+      }
+    } finally {
+      await lock.release();
+    }
+    const refreshed = (await this.deps.meta.uploads.update(id, { expiresAt: new Date(this.now().getTime() + this.deps.uploads.limits.expiryMs) })) ?? upload;
+    this.deps.uploads.events.emit('received', refreshed, length);
+    return this.describe(refreshed);
+  }
+
+  /**
+   * True when the store keeps chunks as separate pieces (S3 parts) that cannot be read before
+   * completion. Then the whole file's SHA-256 is computed at completion by reading the completed
+   * object once, rather than by the live hash frontier. That was chosen over hashing the chunks
+   * that happen to arrive at the frontier live and reading only the rest because: (1) a chunk
+   * beyond the frontier cannot be read back until the multipart upload is complete, and with
+   * parallel clients the frontier stalls within a few chunks anyway; (2) chunks sent straight to
+   * storage never pass through Ferry, and a presigned URL can still replace a part after it was
+   * checked, so only a hash of the completed object is certain to describe the stored bytes; (3)
+   * it works the same whichever node received which chunk. The cost is one read of the file from
+   * the object store, inside the data centre, and no copy.
+   */
+  private get piecewise(): boolean {
+    return !canWriteAt(this.deps.store) && canWriteChunks(this.deps.store);
   }
 
   /**
@@ -226,7 +299,10 @@ export class ChunkedUploads {
       if (stored.length < source.count) {
         throw new FerryError('upload_incomplete', `${source.count - stored.length} chunks are still missing`, { details: { missing: missingOf(stored, source.count) } });
       }
-      const sha256 = await this.frontiers.digest(id, source);
+      const size = plan(upload).size;
+      // The bytes are final: a store that keeps chunks as pieces (S3 parts) joins them now, in place.
+      if (canFinish(this.deps.store)) await this.deps.store.finish(id);
+      const sha256 = this.piecewise ? await this.hashStored(upload, size) : await this.frontiers.digest(id, source);
       if (sha256 === null) throw new Error(`upload ${id} has every chunk recorded but the hash frontier stopped short`);
       if (upload.expectedSha256 !== null && upload.expectedSha256 !== sha256) {
         this.frontiers.forget(id);
@@ -235,14 +311,14 @@ export class ChunkedUploads {
       }
       const name = options.name ? parseFileName(options.name) : null;
       const expectedSha1 = options.sha1?.toLowerCase() ?? null;
-      const digests = expectedSha1 === null ? null : await extraDigests(this.deps.uploads.readStored(id, { start: 0, end: plan(upload).size - 1 }));
+      const digests = expectedSha1 === null ? null : await extraDigests(this.deps.uploads.readStored(id, { start: 0, end: size - 1 }));
       if (digests && digests.sha1 !== expectedSha1) {
         this.frontiers.forget(id);
         await this.deps.uploads.discard(upload);
         throw new FerryError('sha1_mismatch', `the file's SHA-1 is ${digests.sha1}, not the declared ${expectedSha1}; upload it again`);
       }
       const metadata = name === null ? upload.metadata : { ...upload.metadata, filename: name };
-      const completed = await this.deps.library.completeUpload({ ...upload, metadata, offset: plan(upload).size }, sha256);
+      const completed = await this.deps.library.completeUpload({ ...upload, metadata, offset: size }, sha256);
       if (digests) await this.deps.library.ensureDigests(sha256, digests);
       this.frontiers.forget(id);
       this.deps.uploads.events.emit('completed', completed);
@@ -304,10 +380,33 @@ export class ChunkedUploads {
     this.frontiers.forget(id);
   }
 
+  /**
+   * The SHA-256 of a completed piecewise blob, read once; the blob must have exactly `size` bytes
+   * (a part replaced through a presigned URL after it was checked could change that).
+   */
+  private async hashStored(upload: Upload, size: number): Promise<string> {
+    const hash = newSha256();
+    let bytes = 0;
+    if (size > 0) {
+      for await (const chunk of this.deps.uploads.readStored(upload.id, { start: 0, end: size - 1 })) {
+        hash.update(chunk);
+        bytes += chunk.length;
+      }
+    }
+    const stored = await this.deps.store.length(upload.id);
+    if (bytes !== size || stored !== size) {
+      await this.deps.uploads.discard(upload);
+      throw new FerryError('chunk_length_mismatch', `the stored file has ${stored} bytes, not ${size}: a chunk was replaced after it was checked; upload it again`);
+    }
+    return hash.digest('hex');
+  }
+
   private async receive(upload: Upload, index: number, start: number, length: number, request: ChunkRequest, letGo: AbortSignal): Promise<void> {
-    const live = this.frontiers.claim(upload.id, index);
+    const live = this.piecewise ? null : this.frontiers.claim(upload.id, index);
     try {
-      await writeRange(this.deps.store, upload.id, { start, length, body: request.body, digests: request.digests, alsoHash: live?.hash, letGo, label: `chunk ${index}` });
+      await writeRange(this.deps.store, upload.id, {
+        start, length, body: request.body, digests: request.digests, alsoHash: live?.hash, letGo, label: `chunk ${index}`, chunkIndex: index,
+      });
     } catch (err) {
       live?.abandon();
       throw err;
@@ -363,6 +462,13 @@ export class ChunkedUploads {
       throw new FerryError('invalid_request', `chunkSize must be from 1 to ${MAX_CHUNK_SIZE} bytes`);
     }
     const chunkCount = chunkCountFor(size, chunkSize, request.layout);
+    // A store that keeps chunks as pieces may need them large (S3: every part but the last 5 MiB).
+    const { store } = this.deps;
+    const least = canWriteChunks(store) && !canWriteAt(store) ? store.minChunkSize : 0;
+    if (chunkCount > 1 && chunkSize < least) {
+      if (request.chunkSize === null || request.chunkSize === undefined) return this.chunking({ ...request, chunkSize: Math.max(chunkSize, least) });
+      throw new FerryError('invalid_request', `this storage needs chunks of at least ${least} bytes (all but the last); chunkSize ${chunkSize} is too small`, { details: { minChunkSize: least } });
+    }
     if (chunkCount > MAX_CHUNKS) throw new FerryError('invalid_request', `at most ${MAX_CHUNKS} chunks: chunkSize must be at least ${smallest}`);
     return { chunkSize, chunkCount };
   }
@@ -371,6 +477,23 @@ export class ChunkedUploads {
     const { dedupScope } = this.deps;
     return dedupScope === 'tenant' ? { kind: 'tenant', tenant: owner.tenant } : { kind: dedupScope };
   }
+}
+
+/** Chunk `index` of the upload, which must exist. */
+function checkedChunk(upload: Upload, index: number): { start: number; length: number } {
+  const { count } = plan(upload);
+  if (!Number.isSafeInteger(index) || index < 0 || index >= count) {
+    throw new FerryError('chunk_out_of_range', `chunk index must be from 0 to ${count - 1}`);
+  }
+  const { start, end } = chunkRange(upload, index);
+  return { start, length: end - start };
+}
+
+/** A client's MD5, hex or base64, as lowercase hex. */
+function md5Hex(claimed: string): string {
+  if (/^[0-9a-fA-F]{32}$/.test(claimed)) return claimed.toLowerCase();
+  if (/^[A-Za-z0-9+/]{22}(==)?$/.test(claimed)) return Buffer.from(claimed, 'base64').toString('hex');
+  throw new FerryError('invalid_digest', 'md5 must be 32 hex digits or base64');
 }
 
 function plan(upload: Upload): { chunkSize: number; count: number; size: number } {

@@ -1,6 +1,6 @@
 import type { Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { canWriteAt, type BlobStore } from '../storage/types.js';
+import { canWriteAt, canWriteChunks, type BlobStore, type BlobWriter } from '../storage/types.js';
 import { FerryError, isFerryError } from './errors.js';
 import { checksumVerifier, type ChecksumExpectation } from './integrity.js';
 import { receiveBody, UploadSink } from './sink.js';
@@ -20,6 +20,19 @@ export interface RangeWrite {
   readonly letGo: AbortSignal;
   /** Names the range in errors, e.g. "chunk 3". */
   readonly label: string;
+  /**
+   * The chunk these bytes are, for stores that keep chunks as pieces (ChunkWrites, S3 parts)
+   * rather than writing them in place; such a store gets the whole chunk or keeps nothing.
+   */
+  readonly chunkIndex?: number;
+}
+
+function openFor(store: BlobStore, id: string, range: RangeWrite): Promise<BlobWriter> {
+  if (canWriteAt(store)) return store.openWriterAt(id, range.start);
+  if (range.chunkIndex !== undefined && canWriteChunks(store)) {
+    return store.openChunkWriter(id, { index: range.chunkIndex, start: range.start, length: range.length });
+  }
+  throw new FerryError('invalid_request', 'this storage cannot take ranges out of order');
 }
 
 /**
@@ -28,10 +41,9 @@ export interface RangeWrite {
  * records nothing (the bytes stay unclaimed until a retry overwrites them).
  */
 export async function writeRange(store: BlobStore, id: string, range: RangeWrite): Promise<void> {
-  if (!canWriteAt(store)) throw new FerryError('invalid_request', 'this storage cannot take ranges out of order');
   const { start, length, label } = range;
   const verifiers = range.digests.map(checksumVerifier);
-  const writer = await store.openWriterAt(id, start);
+  const writer = await openFor(store, id, range);
   const sink = new UploadSink({
     writer,
     start,

@@ -46,6 +46,56 @@ export interface PositionalWrites {
   openWriterAt(id: string, offset: number): Promise<BlobWriter>;
 }
 
+/**
+ * Where chunk `index` of a chunked upload lies in its blob: bytes [start, start + length). Every
+ * chunk but the last has the upload's chunk size.
+ */
+export interface ChunkPlacement {
+  readonly index: number;
+  readonly start: number;
+  readonly length: number;
+}
+
+/**
+ * Stores that keep a chunked upload's numbered chunks as separate pieces (S3 multipart: chunk i is
+ * part i + 1) rather than writing them in place. Chunks may arrive in any order and in parallel; a
+ * chunk written again replaces the earlier copy, so the caller must refuse chunks it has already
+ * recorded. Written chunks cannot be read back before Completion.finish() joins them into the blob.
+ */
+export interface ChunkWrites extends Completion {
+  /** The smallest chunk size a chunked upload of more than one chunk may use (S3: 5 MiB). */
+  readonly minChunkSize: number;
+  /**
+   * A writer for one whole chunk. Nothing is kept unless exactly `length` bytes were written when
+   * sync() is called; before that sync() does nothing, and close() throws away a partial chunk.
+   */
+  openChunkWriter(id: string, chunk: ChunkPlacement): Promise<BlobWriter>;
+}
+
+/** A chunk as the store holds it, for checking a chunk the client sent straight to storage. */
+export interface StoredChunk {
+  readonly size: number;
+  /** Lowercase hex MD5 of the chunk's bytes, or null when the store cannot tell (S3 with SSE-KMS or SSE-C). */
+  readonly md5: string | null;
+}
+
+/** A URL the client sends one chunk's bytes to, bypassing Ferry. */
+export interface ChunkUploadUrl {
+  readonly method: 'PUT';
+  readonly url: string;
+  /** Headers the client must send as they are (they are part of the signature). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly expiresAt: Date;
+}
+
+/** Chunks sent by the client straight to storage (S3 presigned UploadPart URLs). */
+export interface DirectChunkUploads extends ChunkWrites {
+  /** A URL good for `ttlSeconds` that stores exactly `chunk.length` bytes as the chunk. */
+  presignChunk(id: string, chunk: ChunkPlacement, ttlSeconds: number): Promise<ChunkUploadUrl>;
+  /** What the store holds for the chunk right now; null when nothing arrived. */
+  statChunk(id: string, index: number): Promise<StoredChunk | null>;
+}
+
 export interface Termination {
   remove(id: string): Promise<void>;
 }
@@ -92,4 +142,14 @@ export function canWriteAt(store: BlobStore): store is BlobStore & PositionalWri
 
 export function canFinish(store: BlobStore): store is BlobStore & Completion {
   return typeof (store as Partial<Completion>).finish === 'function';
+}
+
+export function canWriteChunks(store: BlobStore): store is BlobStore & ChunkWrites {
+  const candidate = store as Partial<ChunkWrites>;
+  return typeof candidate.openChunkWriter === 'function' && typeof candidate.minChunkSize === 'number' && canFinish(store);
+}
+
+export function canPresignChunks(store: BlobStore): store is BlobStore & DirectChunkUploads {
+  const candidate = store as Partial<DirectChunkUploads>;
+  return canWriteChunks(store) && typeof candidate.presignChunk === 'function' && typeof candidate.statChunk === 'function';
 }

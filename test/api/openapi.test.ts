@@ -33,6 +33,7 @@ describe('OpenAPI document', () => {
       'get /api/v1/files/{id}/content', 'head /api/v1/files/{id}/content',
       'post /api/v1/uploads', 'get /api/v1/uploads/{id}', 'patch /api/v1/uploads/{id}', 'delete /api/v1/uploads/{id}',
       'put /api/v1/uploads/{id}/chunks/{index}', 'post /api/v1/uploads/{id}/complete', 'post /api/v1/uploads/{id}/proof',
+      'post /api/v1/uploads/{id}/chunks/{index}/presign', 'post /api/v1/uploads/{id}/chunks/{index}/uploaded',
       'get /api/v1/flow', 'post /api/v1/flow',
     ];
     const documented = Object.entries(doc.paths).flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method} ${path}`));

@@ -51,6 +51,22 @@ export class FakeS3 implements S3Api {
     }
   }
 
+  async uploadPartStream(key: string, uploadId: string, number: number, body: Readable, length: number, signal: AbortSignal): Promise<string> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (signal.aborted) throw named('AbortError');
+      chunks.push(chunk);
+    }
+    const bytes = Buffer.concat(chunks);
+    if (signal.aborted || bytes.length !== length) throw named('IncompleteBody');
+    return this.uploadPart(key, uploadId, number, bytes);
+  }
+
+  async presignUploadPart(key: string, uploadId: string, number: number, length: number): Promise<{ url: string; headers: Record<string, string> }> {
+    this.called('presignUploadPart');
+    return { url: `https://fake-s3.invalid/${key}?uploadId=${uploadId}&partNumber=${number}`, headers: { 'content-length': String(length) } };
+  }
+
   async copyPart(key: string, uploadId: string, number: number, source: string, start: number, end: number): Promise<string> {
     this.called('copyPart');
     const object = this.objects.get(source);

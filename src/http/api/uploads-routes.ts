@@ -63,7 +63,29 @@ const StateChange = Type.Object(
   { additionalProperties: false },
 );
 
+const ChunkTarget = Type.Object(
+  {
+    index: Type.Integer(),
+    size: Type.Integer({ description: 'Send exactly this many bytes' }),
+    method: Type.Literal('PUT'),
+    url: Type.String({ description: 'Presigned object-storage URL for this chunk (an S3 UploadPart); no Ferry token goes with it' }),
+    headers: Type.Record(Type.String(), Type.String(), { description: 'Headers to send as they are: they are signed' }),
+    expiresAt: Type.String({ format: 'date-time' }),
+  },
+  { title: 'ChunkUploadTarget' },
+);
+
+const ChunkUploaded = Type.Object(
+  { md5: Type.String({ pattern: '^([0-9a-fA-F]{32}|[A-Za-z0-9+/]{22}==)$', description: 'MD5 of the chunk, hex or base64' }) },
+  { additionalProperties: false },
+);
+
 const TAG = 'Uploads (native chunk API)';
+
+function chunkIndex(raw: string | undefined): number {
+  if (!/^\d{1,9}$/.test(raw ?? '')) throw new FerryError('chunk_out_of_range', 'the chunk index must be a whole number');
+  return Number(raw);
+}
 
 /** The native chunk API: numbered chunks in any order and in parallel, instant upload by proof. */
 export function registerUploadsApi(api: ApiRegistry, ctx: HttpContext, prefix: string): void {
@@ -118,12 +140,37 @@ export function registerUploadsApi(api: ApiRegistry, ctx: HttpContext, prefix: s
       ...errorResponses({ 400: 'Bad index, length or digest, or the digest does not match', 401: 'No valid token', 404: 'No such upload', 409: 'The upload is paused' }),
     },
   }, async ({ principal, params, request, reply }) => {
-    const index = /^\d{1,9}$/.test(params.index!) ? Number(params.index) : Number.NaN;
-    if (Number.isNaN(index)) throw new FerryError('chunk_out_of_range', 'the chunk index must be a whole number');
+    const index = chunkIndex(params.index);
     const digests = chunkDigests(request);
     if (digests.length === 0) throw new FerryError('invalid_digest', 'send Content-Digest (sha-256) or Content-MD5 with each chunk');
     const status = await ctx.chunked.putChunk(principal!, params.id!, index, { body: request.raw, contentLength: contentLength(request), digests });
     await reply.send(await answer(principal!, status));
+  });
+
+  api.route({
+    method: 'POST', path: `${base}/:id/chunks/:index/presign`, tag: TAG,
+    summary: 'A presigned URL to PUT one chunk straight to object storage (S3 storage only); then confirm it with `/uploaded`',
+    responses: {
+      200: { description: 'Where to send the chunk', schema: ChunkTarget },
+      ...errorResponses({ 400: 'Bad index, chunk already stored, or the storage takes no direct uploads (local disk)', 401: 'No valid token', 404: 'No such upload', 409: 'The upload is paused' }),
+    },
+  }, async ({ principal, params, reply }) => {
+    const target = await ctx.chunked.presignChunk(principal!, params.id!, chunkIndex(params.index));
+    await reply.send({ ...target, headers: { ...target.headers }, expiresAt: target.expiresAt.toISOString() });
+  });
+
+  api.route({
+    method: 'POST', path: `${base}/:id/chunks/:index/uploaded`, tag: TAG, body: ChunkUploaded,
+    summary: 'Record a chunk sent through its presigned URL, once its size and MD5 as stored check out',
+    responses: {
+      200: { description: 'Recorded (or already recorded)', schema: UploadStatus },
+      ...errorResponses({
+        400: 'Bad index; the stored chunk has the wrong size or MD5 (nothing is recorded: send it again); or the storage takes no direct uploads',
+        401: 'No valid token', 404: 'No such upload', 409: 'The chunk has not reached storage, or the upload is paused',
+      }),
+    },
+  }, async ({ principal, params, body, reply }) => {
+    await reply.send(await answer(principal!, await ctx.chunked.confirmChunk(principal!, params.id!, chunkIndex(params.index), { md5: body.md5 })));
   });
 
   api.route({

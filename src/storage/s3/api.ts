@@ -22,6 +22,13 @@ export interface S3Api {
   createMultipart(key: string): Promise<string>;
   /** Returns the part's ETag. */
   uploadPart(key: string, uploadId: string, number: number, body: Buffer): Promise<string>;
+  /**
+   * Streams exactly `length` bytes into a part; returns its ETag. Aborting `signal` abandons the
+   * request, and S3 keeps nothing of it.
+   */
+  uploadPartStream(key: string, uploadId: string, number: number, body: Readable, length: number, signal: AbortSignal): Promise<string>;
+  /** A URL that, for `ttlSeconds`, takes a PUT of exactly `length` bytes as the part. */
+  presignUploadPart(key: string, uploadId: string, number: number, length: number, ttlSeconds: number): Promise<{ url: string; headers: Record<string, string> }>;
   /** Server-side copy of bytes [start, end] (inclusive) of `source` into a part; returns its ETag. */
   copyPart(key: string, uploadId: string, number: number, source: string, start: number, end: number): Promise<string>;
   /** Every uploaded part in number order; null when the multipart upload no longer exists. */

@@ -4,6 +4,7 @@ import {
   GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command,
   ListPartsCommand, PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { FerryError } from '../../core/errors.js';
 import type { ObjectInfo, PartInfo, S3Api } from './api.js';
 
@@ -47,6 +48,20 @@ export class AwsS3Api implements S3Api {
       Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: body, ContentLength: body.length,
     })));
     return out.ETag ?? '';
+  }
+
+  async uploadPartStream(key: string, uploadId: string, number: number, body: Readable, length: number, signal: AbortSignal): Promise<string> {
+    const out = await this.call(() => this.client.send(new UploadPartCommand({
+      Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: body, ContentLength: length,
+    }), { abortSignal: signal }));
+    return out.ETag ?? '';
+  }
+
+  async presignUploadPart(key: string, uploadId: string, number: number, length: number, ttlSeconds: number): Promise<{ url: string; headers: Record<string, string> }> {
+    const command = new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: number, ContentLength: length });
+    // Content-Length stays a signed header (not a query parameter), so S3 refuses a body of any other size.
+    const url = await getSignedUrl(this.client, command, { expiresIn: ttlSeconds, signableHeaders: new Set(['content-length']) });
+    return { url, headers: { 'content-length': String(length) } };
   }
 
   async copyPart(key: string, uploadId: string, number: number, source: string, start: number, end: number): Promise<string> {

@@ -1,9 +1,13 @@
 import { Readable } from 'node:stream';
 import { FerryError } from '../../core/errors.js';
-import type { BlobStore, BlobWriter, ByteRange, Completion, Concatenation, DeferredLength, RangedReads, Termination } from '../types.js';
+import type {
+  BlobStore, BlobWriter, ByteRange, ChunkPlacement, ChunkUploadUrl, Completion, Concatenation, DeferredLength, DirectChunkUploads,
+  RangedReads, StoredChunk, Termination,
+} from '../types.js';
 import type { S3Api } from './api.js';
+import { checkChunk, ChunkPartWriter, partNumberOf, statPart } from './chunks.js';
 import { cutTo, freeze, readPieces, thaw } from './lifecycle.js';
-import { keysOf, partSizeFor, type KeyLayout, type PartSizer } from './plan.js';
+import { keysOf, MIN_PART, partSizeFor, type KeyLayout, type PartSizer } from './plan.js';
 import { PartProducer } from './producer.js';
 import { readManifest, reconcile, writeManifest, type BlobState } from './state.js';
 
@@ -28,10 +32,15 @@ export interface S3BlobStoreOptions {
  * that does not have its running SHA-256) first *freezes* it: the multipart upload is completed as
  * the blob's object, which is then readable. The next writer *thaws* it: a new multipart upload
  * whose first parts are server-side copies (UploadPartCopy) of that object. Only a resume on
- * another node pays this copy; completing never does. Out-of-order writes (PositionalWrites) are
- * not offered: a part is immutable once sent, so chunks must arrive in order.
+ * another node pays this copy; completing never does.
+ *
+ * Writes in place (PositionalWrites) are not offered: a part cannot be changed or read once sent.
+ * The native chunk API gets ChunkWrites instead, chunk i being part i + 1 (see chunks.ts), and its
+ * chunks may also go straight from the client to S3 through presigned UploadPart URLs.
  */
-export class S3BlobStore implements BlobStore, RangedReads, Termination, Concatenation, DeferredLength, Completion {
+export class S3BlobStore implements BlobStore, RangedReads, Termination, Concatenation, DeferredLength, Completion, DirectChunkUploads {
+  /** S3 refuses parts under 5 MiB but the last. */
+  readonly minChunkSize = MIN_PART;
   private readonly prefix: string;
   private readonly partsInFlight: number;
   private readonly partSize: PartSizer;
@@ -87,6 +96,32 @@ export class S3BlobStore implements BlobStore, RangedReads, Termination, Concate
       partsInFlight: this.partsInFlight,
       partSize: this.partSize,
     });
+  }
+
+  async openChunkWriter(id: string, chunk: ChunkPlacement): Promise<BlobWriter> {
+    checkChunk(chunk);
+    const keys = this.keys(id);
+    return new ChunkPartWriter(this.api, keys.blob, await this.uploadIdOf(keys, id), chunk);
+  }
+
+  async presignChunk(id: string, chunk: ChunkPlacement, ttlSeconds: number): Promise<ChunkUploadUrl> {
+    checkChunk(chunk);
+    const keys = this.keys(id);
+    const signed = await this.api.presignUploadPart(keys.blob, await this.uploadIdOf(keys, id), partNumberOf(chunk), chunk.length, ttlSeconds);
+    return { method: 'PUT', url: signed.url, headers: signed.headers, expiresAt: new Date(Date.now() + ttlSeconds * 1000) };
+  }
+
+  async statChunk(id: string, index: number): Promise<StoredChunk | null> {
+    const keys = this.keys(id);
+    return statPart(this.api, keys.blob, await this.uploadIdOf(keys, id), partNumberOf({ index }));
+  }
+
+  /** The multipart upload a chunked upload's parts go to. */
+  private async uploadIdOf(keys: KeyLayout, id: string): Promise<string> {
+    const manifest = await readManifest(this.api, keys);
+    if (!manifest) throw new FerryError('upload_not_found', `blob ${id} not found or already complete`);
+    if (manifest.uploadId === null) throw new Error(`blob ${id} is frozen; chunks cannot be added to it`);
+    return manifest.uploadId;
   }
 
   async truncate(id: string, length: number): Promise<void> {
