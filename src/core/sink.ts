@@ -94,7 +94,7 @@ export class UploadSink extends Writable {
    */
   private maybeCheckpoint(): void {
     const { checkpointEvery, writer, start, onCheckpoint } = this.options;
-    const flushAhead = this.stored < EARLY_UNTIL ? FLUSH_AHEAD_EARLY : FLUSH_AHEAD_LATER;
+    const flushAhead = writer.syncAhead === false ? Infinity : this.stored < EARLY_UNTIL ? FLUSH_AHEAD_EARLY : FLUSH_AHEAD_LATER;
     const flushEvery = Math.min(flushAhead, checkpointEvery ?? flushAhead);
     if (this.checkpoint !== null || this.stored - this.syncedAt < flushEvery) return;
     const mark = this.stored;

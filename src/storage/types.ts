@@ -10,6 +10,12 @@ export interface BlobWriter {
   /** Makes everything written so far durable (fsync or equivalent). */
   sync(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * False when syncing before it is needed buys nothing and costs a lot (S3: a sync stages the
+   * unfinished part as an object of its own). Writers then see sync() only where durability is
+   * required: offset checkpoints and the end of a request.
+   */
+  readonly syncAhead?: boolean;
 }
 
 /**
