@@ -52,13 +52,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
     runFerryJobs(jobs, {
       [FERRY_JOBS.expiredUploads]: () => uploads.sweepExpired(),
       [FERRY_JOBS.unreferencedBytes]: () => library.sweepUnreferenced(),
-      [FERRY_JOBS.digests]: () => library.fillDigests(),
+      // Reading whole files for SHA-1 and MD5 would compete with the uploads streaming in: it waits
+      // for a pass when none is (they are for compatibility protocols, which ask for them on demand).
+      [FERRY_JOBS.digests]: () => (uploads.streamingCount > 0 ? Promise.resolve(0) : library.fillDigests()),
       [FERRY_JOBS.expiredTokens]: () => accounts.sweepExpired(),
       [FERRY_JOBS.deliveries]: () => deliverer.run(),
     }, { sweepEveryMs: config.expirySweepSeconds * 1000, deliveryEveryMs: DELIVERY_POLL_MS });
   }
   const kick = (kind: string) => () => void jobs.publish({ kind });
-  uploads.events.on('completed', kick(FERRY_JOBS.digests));
   if (config.webhookUrls.length > 0) {
     new Webhooks(meta.outbox, { urls: config.webhookUrls, progressIntervalMs: config.webhookProgressSeconds * 1000 })
       .attach(events, library, kick(FERRY_JOBS.deliveries));

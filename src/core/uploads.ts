@@ -96,6 +96,9 @@ export class UploadService {
     for (const append of this.streaming) append.abort();
   }
 
+  /** Requests streaming bytes into uploads in this process right now. */
+  get streamingCount(): number { return this.streaming.size; }
+
   get supportsTermination(): boolean { return canTerminate(this.store); }
   get supportsConcatenation(): boolean { return canConcat(this.store) && canRead(this.store); }
   get supportsDeferredLength(): boolean { return canDeferLength(this.store); }
