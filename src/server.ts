@@ -7,7 +7,6 @@ import type { LibraryService } from './core/library.js';
 import { Webhooks } from './core/webhooks.js';
 import type { UploadService } from './core/uploads.js';
 import { buildApp } from './http/app.js';
-import { AmqpJobQueue } from './jobs/amqp.js';
 import { Deliverer } from './jobs/deliveries.js';
 import { FERRY_JOB_KINDS, FERRY_JOBS, runFerryJobs } from './jobs/ferry-jobs.js';
 import { InProcessJobQueue, type JobQueue } from './jobs/queue.js';
@@ -42,7 +41,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const readiness = new Map(Object.entries(wired.readiness));
   const { server, log } = buildApp(config, wired, readiness);
   const jobs: JobQueue = config.amqpUrl
-    ? AmqpJobQueue.start({ url: config.amqpUrl, prefix: config.amqpPrefix, kinds: FERRY_JOB_KINDS, log })
+    ? (await import('./jobs/amqp.js')).AmqpJobQueue.start({ url: config.amqpUrl, prefix: config.amqpPrefix, kinds: FERRY_JOB_KINDS, log })
     : new InProcessJobQueue(log, FERRY_JOB_KINDS);
   readiness.set('jobs', () => jobs.ping());
   // Callbacks are signed with their business server's token, webhooks with the webhook secret.
