@@ -26,6 +26,14 @@ export class Deliverer {
   private readonly now: () => Date;
   private readonly send: (url: string, init: RequestInit) => Promise<{ status: number }>;
 
+  /**
+   * A claim outlives the attempt it is for (the request's timeout) by a margin; it is also how
+   * long the messages of a worker that died mid-attempt wait before another worker sends them.
+   */
+  private get leaseMs(): number {
+    return (this.options.timeoutMs ?? 10_000) + 5_000;
+  }
+
   constructor(private readonly outbox: OutboxRecords, private readonly options: DeliveryOptions) {
     this.now = options.now ?? (() => new Date());
     this.send = options.send ?? ((url, init) => fetch(url, init));
@@ -35,7 +43,7 @@ export class Deliverer {
   async run(): Promise<number> {
     let delivered = 0;
     for (;;) {
-      const due = await this.outbox.listDue(this.now(), BATCH);
+      const due = await this.outbox.claimDue(this.now(), BATCH, this.leaseMs);
       if (due.length === 0) return delivered;
       const results = await Promise.all(due.map((message) => this.attempt(message)));
       const succeeded = results.filter(Boolean).length;

@@ -92,10 +92,12 @@ export interface PendingDelivery extends OutboxEntry {
 export interface OutboxRecords {
   enqueue(entries: readonly OutboxEntry[]): Promise<void>;
   /**
-   * Messages due at `now` that are first in line for their destination and ordering key (nothing
-   * older with that key is still pending), oldest first.
+   * Claims the messages due at `now` that are first in line for their destination and ordering
+   * key (nothing older with that key is still pending), oldest first: they are not due again for
+   * `leaseMs`, so that several workers never send one message, or one line, at the same time. A
+   * worker that dies holding a claim only delays its messages by the lease.
    */
-  listDue(now: Date, limit: number): Promise<PendingDelivery[]>;
+  claimDue(now: Date, limit: number, leaseMs: number): Promise<PendingDelivery[]>;
   markDelivered(seq: number): Promise<void>;
   /** Schedules another attempt, or with null gives the message up (it stops blocking its line). */
   markFailed(seq: number, nextAttemptAt: Date | null, error: string): Promise<void>;

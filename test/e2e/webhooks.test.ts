@@ -225,7 +225,7 @@ describe('webhooks across kill -9', () => {
       await server.kill('SIGKILL');
       await receiver.start(port);
       await server.restart();
-      await receiver.until(() => receiver.unique().some((m) => m.type === 'upload.completed' && m.body.upload?.id === id), 'the completion after restart', 20_000);
+      await receiver.until(() => receiver.unique().some((m) => m.type === 'upload.completed' && m.body.upload?.id === id), 'the completion after restart', 30_000);
       const unique = receiver.unique().filter((m) => m.body.upload?.id === id).map((m) => m.type);
       assert.deepEqual(unique, ['upload.created', 'upload.progress', 'upload.completed']);
     } finally {

@@ -190,7 +190,7 @@ it('PostgreSQL delivers one line of the outbox in order, one message at a time, 
       await Promise.all(Array.from({ length: 20 }, (_, n) => nodes[n % 2]!.outbox.enqueue([message(n)])));
       const delivered: number[] = [];
       for (;;) {
-        const due = await nodes[delivered.length % 2]!.outbox.listDue(T0, 10);
+        const due = await nodes[delivered.length % 2]!.outbox.claimDue(T0, 10, 60_000);
         if (due.length === 0) break;
         assert.equal(due.length, 1, 'one message of a line at a time');
         delivered.push(due[0]!.seq);

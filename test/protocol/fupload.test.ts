@@ -243,7 +243,8 @@ describe('fuploadServer callbacks across kill -9', () => {
       await server.kill('SIGKILL');
       await business.start(port);
       await server.restart();
-      const callback = await business.callbackFor(task.taskId, 20_000);
+      // A delivery the killed process had claimed waits out its claim (request timeout + 5 s).
+      const callback = await business.callbackFor(task.taskId, 30_000);
       assert.equal(callback.body.retCode, '0');
       await new Promise((resolve) => setTimeout(resolve, 1500));
       assert.equal(new Set(business.callbacks.filter((c) => c.body.taskId === task.taskId).map((c) => c.key)).size, 1);

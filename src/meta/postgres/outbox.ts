@@ -12,16 +12,19 @@ export class PostgresOutboxRecords implements OutboxRecords {
     if (entries.length > 0) await this.db.transaction((tx) => insertOutbox(tx, entries));
   }
 
-  async listDue(now: Date, limit: number): Promise<PendingDelivery[]> {
+  async claimDue(now: Date, limit: number, leaseMs: number): Promise<PendingDelivery[]> {
+    // SKIP LOCKED: workers claiming at the same time take different messages instead of waiting.
     const { rows } = await this.db.query<OutboxRow>(
-      `SELECT seq, id, destination, ordering_key, body, attempts, created_at FROM outbox o
-       WHERE state = 'pending' AND next_attempt_at <= $1
-         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.destination = o.destination
-                         AND p.ordering_key = o.ordering_key AND p.seq < o.seq)
-       ORDER BY seq LIMIT $2`,
-      [now.getTime(), limit],
+      `UPDATE outbox SET next_attempt_at = $3 WHERE seq IN (
+         SELECT seq FROM outbox o
+         WHERE state = 'pending' AND next_attempt_at <= $1
+           AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.destination = o.destination
+                           AND p.ordering_key = o.ordering_key AND p.seq < o.seq)
+         ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING seq, id, destination, ordering_key, body, attempts, created_at`,
+      [now.getTime(), limit, now.getTime() + leaseMs],
     );
-    return rows.map(fromOutboxRow);
+    return rows.map(fromOutboxRow).sort((a, b) => a.seq - b.seq);
   }
 
   async markDelivered(seq: number): Promise<void> {

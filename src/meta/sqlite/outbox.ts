@@ -9,8 +9,9 @@ export class SqliteOutboxRecords implements OutboxRecords {
     await this.sqlite.write(() => insertOutbox(this.sqlite, entries));
   }
 
-  async listDue(now: Date, limit: number): Promise<PendingDelivery[]> {
-    const rows = this.sqlite.db
+  async claimDue(now: Date, limit: number, leaseMs: number): Promise<PendingDelivery[]> {
+    return this.sqlite.write(() => {
+      const rows = this.sqlite.db
       .prepare(
         `SELECT seq, id, destination, ordering_key, body, attempts, created_at FROM outbox o
          WHERE state = 'pending' AND next_attempt_at <= ?
@@ -19,7 +20,10 @@ export class SqliteOutboxRecords implements OutboxRecords {
          ORDER BY seq LIMIT ?`,
       )
       .all(now.getTime(), limit) as OutboxRow[];
-    return rows.map(fromOutboxRow);
+      const claim = this.sqlite.db.prepare('UPDATE outbox SET next_attempt_at = ? WHERE seq = ?');
+      for (const row of rows) claim.run(now.getTime() + leaseMs, row.seq);
+      return rows.map(fromOutboxRow);
+    });
   }
 
   async markDelivered(seq: number): Promise<void> {
