@@ -1,5 +1,6 @@
 import type { HttpReply, HttpRequest } from './exchange.js';
 import { FerryError } from '../core/errors.js';
+import type { StoredFile } from '../core/file.js';
 import type { Readable } from 'node:stream';
 import { cleanFileName, cleanMediaType } from '../core/names.js';
 import type { ByteRange } from '../storage/types.js';
@@ -25,6 +26,17 @@ export async function download(ctx: HttpContext, request: HttpRequest, reply: Ht
     name: file?.name ?? cleanFileName(upload.metadata.filename ?? upload.metadata.name, upload.id),
     type: file?.type ?? cleanMediaType(upload.metadata.filetype ?? upload.metadata.type ?? upload.metadata.contentType),
     open: async (range) => (await ctx.uploads.openDownload(owner, upload.id, range)).body,
+  });
+}
+
+/** A library file as a download: the files API and compatibility routes alike. */
+export async function sendFile(ctx: HttpContext, request: HttpRequest, reply: HttpReply, file: StoredFile): Promise<void> {
+  await sendContent(request, reply, {
+    size: file.size,
+    sha256: file.sha256,
+    name: file.name,
+    type: file.type,
+    open: async (range) => (await ctx.library.openFileContent(file, range)).body,
   });
 }
 

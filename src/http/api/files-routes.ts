@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { parseFolder } from '../../core/names.js';
 import type { FileQuery } from '../../meta/types.js';
 import type { HttpContext } from '../context.js';
-import { sendContent } from '../download.js';
+import { sendFile } from '../download.js';
 import type { ApiCall, ApiRegistry } from './registry.js';
 import { errorResponses, FileJson, fileJson } from './schemas.js';
 
@@ -147,14 +147,7 @@ export function registerFilesApi(api: ApiRegistry, ctx: HttpContext, prefix: str
 }
 
 async function download(ctx: HttpContext, { principal, params, request, reply }: ApiCall<unknown, unknown>): Promise<void> {
-  const file = await ctx.library.find(principal!, params.id!);
-  await sendContent(request, reply, {
-    size: file.size,
-    sha256: file.sha256,
-    name: file.name,
-    type: file.type,
-    open: async (range) => (await ctx.library.openFileContent(file, range)).body,
-  });
+  await sendFile(ctx, request, reply, await ctx.library.find(principal!, params.id!));
 }
 
 /** The API's query as the library's: defaults filled in, the folder validated like a name. */

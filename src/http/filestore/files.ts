@@ -3,7 +3,7 @@ import type { StoredFile } from '../../core/file.js';
 import { cleanFileName, parseFileName } from '../../core/names.js';
 import type { Principal } from '../../core/principal.js';
 import type { HttpContext } from '../context.js';
-import { sendContent } from '../download.js';
+import { sendFile } from '../download.js';
 import type { HttpReply, HttpRequest } from '../exchange.js';
 import { FAST_UPLOAD_DONE, FAST_UPLOAD_NOT_FOUND, fileMeta, respMsg, userFile, type UserFileJson } from './answers.js';
 import { filestorePrincipal } from './auth.js';
@@ -60,13 +60,7 @@ export async function query(ctx: HttpContext, request: HttpRequest, reply: HttpR
 export async function download(ctx: HttpContext, request: HttpRequest, reply: HttpReply): Promise<void> {
   const { owner, params } = await callOf(ctx, request);
   const { file } = await fileByHash(ctx, owner, params);
-  await sendContent(request, reply, {
-    size: file.size,
-    sha256: file.sha256,
-    name: file.name,
-    type: file.type,
-    open: async (range) => (await ctx.library.openFileContent(file, range)).body,
-  });
+  await sendFile(ctx, request, reply, file);
 }
 
 /**

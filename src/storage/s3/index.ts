@@ -1,17 +1,11 @@
+import type { Config } from '../../config.js';
 import { AwsS3Api, s3Client, type S3Settings } from './aws.js';
 import { S3BlobStore } from './store.js';
 
 export { S3BlobStore } from './store.js';
 export type { S3Api } from './api.js';
 
-export interface S3Config {
-  readonly s3Endpoint: string | null;
-  readonly s3Bucket: string | null;
-  readonly s3AccessKey: string | null;
-  readonly s3SecretKey: string | null;
-  readonly s3Region: string;
-  readonly s3ForcePathStyle: boolean;
-}
+export type S3Config = Pick<Config, 's3Endpoint' | 's3Bucket' | 's3AccessKey' | 's3SecretKey' | 's3Region' | 's3ForcePathStyle'>;
 
 /** The S3 blob store for a validated config, and a way to close its connections. */
 export function openS3BlobStore(config: S3Config, options: { prefix?: string } = {}): { store: S3BlobStore; close(): void } {
