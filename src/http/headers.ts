@@ -42,3 +42,20 @@ export function uploadUrl(request: HttpRequest, publicUrl: string | null, prefix
   const base = publicUrl ?? `${request.protocol}://${request.host}`;
   return `${base}${prefix}/${id}`;
 }
+
+/**
+ * A small request body, whole, as text: refused (413) as soon as its declared or received length
+ * passes `maxBytes`, so a client cannot make the server hold more. `what` names it in the error.
+ */
+export async function readSmallBody(request: HttpRequest, maxBytes: number, what: string): Promise<string> {
+  const tooLarge = () => new FerryError('too_large', `${what} may be at most ${maxBytes} bytes`);
+  if (Number(request.headers['content-length'] ?? Number.NaN) > maxBytes) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of request.raw as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > maxBytes) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

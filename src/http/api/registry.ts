@@ -5,6 +5,7 @@ import { FerryError } from '../../core/errors.js';
 import type { Principal } from '../../core/principal.js';
 import type { HttpContext } from '../context.js';
 import type { HttpReply, HttpRequest } from '../exchange.js';
+import { readSmallBody } from '../headers.js';
 import type { Router } from '../router.js';
 
 // TypeBox checks formats only once they are registered; the API's schemas use this one.
@@ -142,17 +143,9 @@ function parseQuery(request: HttpRequest, schema: TSchema): unknown {
 export async function readJson(request: HttpRequest): Promise<unknown> {
   const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') throw new FerryError('unsupported_media_type', 'send the body as application/json');
-  const declared = Number(request.headers['content-length'] ?? Number.NaN);
-  if (declared > MAX_JSON_BYTES) throw new FerryError('too_large', `a JSON body may be at most ${MAX_JSON_BYTES} bytes`);
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of request.raw as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > MAX_JSON_BYTES) throw new FerryError('too_large', `a JSON body may be at most ${MAX_JSON_BYTES} bytes`);
-    chunks.push(chunk);
-  }
+  const text = await readSmallBody(request, MAX_JSON_BYTES, 'a JSON body');
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(text);
   } catch {
     throw new FerryError('invalid_json', 'the body is not valid JSON');
   }

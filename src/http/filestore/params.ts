@@ -1,7 +1,7 @@
 import busboy from 'busboy';
 import { FerryError } from '../../core/errors.js';
 import type { HttpRequest } from '../exchange.js';
-import { header, mediaType, parseLength } from '../headers.js';
+import { header, mediaType, parseLength, readSmallBody } from '../headers.js';
 
 /** Form bodies of these routes carry a few short fields; anything larger is refused unread. */
 const MAX_FORM_BYTES = 64 * 1024;
@@ -83,22 +83,9 @@ export function isMultipart(request: HttpRequest): boolean {
 export async function readParams(request: HttpRequest): Promise<Params> {
   const query = queryPairs(request);
   const type = mediaType(request);
-  if (type === 'application/x-www-form-urlencoded') return Params.of(query, new URLSearchParams(await readSmallBody(request)));
+  if (type === 'application/x-www-form-urlencoded') return Params.of(query, new URLSearchParams(await readSmallBody(request, MAX_FORM_BYTES, 'a form body')));
   if (isMultipart(request)) return Params.of(query, await readMultipartFields(request));
   return Params.of(query);
-}
-
-async function readSmallBody(request: HttpRequest): Promise<string> {
-  const declared = Number(request.headers['content-length'] ?? Number.NaN);
-  if (declared > MAX_FORM_BYTES) throw new FerryError('too_large', `a form body may be at most ${MAX_FORM_BYTES} bytes`);
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of request.raw as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > MAX_FORM_BYTES) throw new FerryError('too_large', `a form body may be at most ${MAX_FORM_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 async function readMultipartFields(request: HttpRequest): Promise<[string, string][]> {
