@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ProcessServer, freePort } from '../helpers/process-server.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { metadataHeader } from '../helpers/http-tus.js';
+import { metadataHeader, tusUpload } from '../helpers/http-tus.js';
 
 const SECRET = 'receiver-shared-secret';
 
@@ -91,22 +91,6 @@ function verified(request: IncomingMessage, body: string): boolean {
   return timingSafeEqual(expected, Buffer.from(v1, 'hex'));
 }
 
-async function tusUpload(url: string, data: Buffer, name: string): Promise<string> {
-  const created = await fetch(`${url}/files/`, {
-    method: 'POST',
-    headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(data.length), 'Upload-Metadata': metadataHeader({ filename: name }) },
-  });
-  assert.equal(created.status, 201);
-  const location = new URL(created.headers.get('location')!, url).toString();
-  const patched = await fetch(location, {
-    method: 'PATCH',
-    headers: { 'Tus-Resumable': '1.0.0', 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' },
-    body: data as unknown as Uint8Array<ArrayBuffer>,
-  });
-  assert.equal(patched.status, 204);
-  return location.split('/').pop()!;
-}
-
 describe('webhooks', () => {
   let receiver: Receiver;
   let server: TestServer;
@@ -121,7 +105,7 @@ describe('webhooks', () => {
 
   it('tells of an upload from creation to completion, in order, signed, then of its file being deleted', async () => {
     const data = randomBytes(50_000);
-    const id = await tusUpload(server.url, data, 'report.pdf');
+    const { id } = await tusUpload(server, data, { filename: 'report.pdf' });
     await receiver.until(() => receiver.messages.some((m) => m.type === 'upload.completed' && m.body.upload?.id === id), 'the completion');
     const ofUpload = receiver.messages.filter((m) => m.body.upload?.id === id).map((m) => m.type);
     assert.deepEqual(ofUpload.filter((type) => type !== 'upload.progress'), ['upload.created', 'upload.completed']);
@@ -140,7 +124,7 @@ describe('webhooks', () => {
   it('retries a failing endpoint with backoff and keeps each upload\'s events in order', async () => {
     receiver.fail = 2;
     const before = receiver.messages.length;
-    const id = await tusUpload(server.url, randomBytes(1000), 'retry.bin');
+    const { id } = await tusUpload(server, randomBytes(1000), { filename: 'retry.bin' });
     await receiver.until(() => receiver.messages.some((m) => m.type === 'upload.completed' && m.body.upload?.id === id), 'delivery after failures');
     const types = receiver.messages.slice(before).filter((m) => m.body.upload?.id === id).map((m) => m.type).filter((t) => t !== 'upload.progress');
     assert.deepEqual(types, ['upload.created', 'upload.completed'], 'the failed first message held back the later one');
@@ -221,7 +205,7 @@ describe('webhooks across kill -9', () => {
     });
     try {
       // Nobody listens yet: the completion can only wait in the outbox.
-      const id = await tusUpload(server.url, randomBytes(20_000), 'crash.bin');
+      const { id } = await tusUpload(server, randomBytes(20_000), { filename: 'crash.bin' });
       await server.kill('SIGKILL');
       await receiver.start(port);
       await server.restart();

@@ -47,7 +47,7 @@ export interface Created {
 
 /** tus POST; asserts 201 + Location. */
 export async function tusCreate(
-  server: TestServer,
+  server: Pick<TestServer, 'endpoint'>,
   headers: Readonly<Record<string, string | number | undefined>>,
   body?: RequestBody,
 ): Promise<Created> {
@@ -88,7 +88,7 @@ export async function tusOffset(location: string): Promise<number> {
 
 /** Creates a tus upload and uploads all of `data` in one PATCH; asserts it completed. */
 export async function tusUpload(
-  server: TestServer,
+  server: Pick<TestServer, 'endpoint'>,
   data: Buffer | string,
   metadata?: Readonly<Record<string, string | Buffer | null>>,
   extra: Readonly<Record<string, string>> = {},

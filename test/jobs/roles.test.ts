@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig, type Config } from '../../src/config.js';
 import { AmqpJobQueue } from '../../src/jobs/amqp.js';
 import { FERRY_JOBS } from '../../src/jobs/ferry-jobs.js';
-import { metadataHeader } from '../helpers/http-tus.js';
+import { tusUpload } from '../helpers/http-tus.js';
 import { freePort } from '../helpers/process-server.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { AMQP_URL, cutConnection, deleteQueues, sleep, uniquePrefix, until } from './amqp-helpers.js';
@@ -64,22 +64,6 @@ class Receiver {
   }
 }
 
-async function tusUpload(url: string, data: Buffer): Promise<string> {
-  const created = await fetch(`${url}/files/`, {
-    method: 'POST',
-    headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(data.length), 'Upload-Metadata': metadataHeader({ filename: 'a.bin' }) },
-  });
-  assert.equal(created.status, 201);
-  const location = new URL(created.headers.get('location')!, url).toString();
-  const patched = await fetch(location, {
-    method: 'PATCH',
-    headers: { 'Tus-Resumable': '1.0.0', 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' },
-    body: data as unknown as Uint8Array<ArrayBuffer>,
-  });
-  assert.equal(patched.status, 204);
-  return location.split('/').pop()!;
-}
-
 const kinds = Object.values(FERRY_JOBS);
 
 describe('api and worker nodes over RabbitMQ', () => {
@@ -114,7 +98,7 @@ describe('api and worker nodes over RabbitMQ', () => {
   });
 
   it('delivers the webhooks of an upload on the api node from the worker node', async () => {
-    const id = await tusUpload(api.url, randomBytes(10_000));
+    const { id } = await tusUpload(api, randomBytes(10_000), { filename: 'a.bin' });
     await until(() => receiver.completed(id), 'upload.completed at the receiver');
     const types = receiver.events.filter((event) => event.uploadId === id).map((event) => event.type).filter((type) => type !== 'upload.progress');
     assert.deepEqual(types, ['upload.created', 'upload.completed']);
@@ -124,7 +108,7 @@ describe('api and worker nodes over RabbitMQ', () => {
   it('runs no jobs on the api node: with the worker gone nothing is delivered, until a worker is back', async () => {
     await worker!.close();
     worker = null;
-    const id = await tusUpload(api.url, randomBytes(1_000));
+    const { id } = await tusUpload(api, randomBytes(1_000), { filename: 'a.bin' });
     await sleep(1_500);
     assert.equal(receiver.completed(id), false, 'nothing delivered without a worker');
     worker = await startTestServer({ ...settings(), role: 'worker' });
@@ -137,7 +121,7 @@ describe('api and worker nodes over RabbitMQ', () => {
     await Promise.all([apiQueue.whenConnected(), workerQueue.whenConnected()]);
     cutConnection(apiQueue);
     cutConnection(workerQueue);
-    const id = await tusUpload(api.url, randomBytes(1_000));
+    const { id } = await tusUpload(api, randomBytes(1_000), { filename: 'a.bin' });
     await until(() => receiver.completed(id), 'the delivery after reconnecting', 15_000);
   });
 
