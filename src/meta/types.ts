@@ -2,12 +2,39 @@ import type { TokenRecord, User } from '../core/account.js';
 import type { Blob, StoredFile } from '../core/file.js';
 import type { Upload } from '../core/upload.js';
 
+/**
+ * The storage a user holds: every byte of their library files (content stored once still counts
+ * for each file, as it is each user's file), plus what their unfinished uploads reserve (the
+ * declared size, or the bytes received while the length is deferred) and the bytes of completed
+ * tus partial uploads, which stay until deleted.
+ */
+export interface StorageUsage {
+  readonly bytes: number;
+  /** Uploads that are open or paused. */
+  readonly openUploads: number;
+}
+
+/** Decides, from an owner's usage before a change, whether the change may happen. */
+export type UsageCheck = (usage: StorageUsage) => boolean;
+
 /** The fields of an upload that change after creation. */
 export type UploadChanges = Partial<Pick<Upload, 'size' | 'offset' | 'state' | 'expiresAt' | 'completedAt' | 'sha256' | 'fileId'>>;
 
 export interface UploadRecords {
   insert(upload: Upload): Promise<void>;
   get(id: string): Promise<Upload | null>;
+  usage(ownerId: string): Promise<StorageUsage>;
+  /**
+   * Inserts the upload only if `allows` accepts its owner's usage without it, and returns that
+   * usage. The check and the insert are one step against every other insertIf and updateIf for
+   * the same owner, on every node: two creations cannot both fit into the last free bytes.
+   */
+  insertIf(upload: Upload, allows: UsageCheck): Promise<{ inserted: boolean; usage: StorageUsage }>;
+  /**
+   * Applies the changes to the upload of `ownerId` only if `allows` accepts the owner's usage
+   * before them, one step as insertIf; `upload` is null when nothing changed (refused, or unknown).
+   */
+  updateIf(ownerId: string, id: string, changes: UploadChanges, allows: UsageCheck): Promise<{ upload: Upload | null; usage: StorageUsage }>;
   /** Applies the changes and returns the updated record; null when the id is unknown. */
   update(id: string, changes: UploadChanges): Promise<Upload | null>;
   /** Open or paused uploads whose expiry is at or before `now`, oldest first. */

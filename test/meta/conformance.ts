@@ -7,6 +7,7 @@ import type { StoreFactory } from './conformance-fixtures.js';
 import { libraryConformance } from './conformance-library.js';
 import { outboxConformance } from './conformance-outbox.js';
 import { uploadConformance } from './conformance-uploads.js';
+import { usageConformance } from './conformance-usage.js';
 
 export { sampleUpload, type StoreFactory } from './conformance-fixtures.js';
 
@@ -23,5 +24,6 @@ export function runMetaStoreConformance(name: string, factory: StoreFactory): vo
     blobConformance(factory);
     concurrencyConformance(factory);
     outboxConformance(factory);
+    usageConformance(factory);
   });
 }

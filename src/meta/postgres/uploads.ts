@@ -1,6 +1,6 @@
 import type { Upload } from '../../core/upload.js';
 import { fromUploadRow, toUploadRow, uploadChangeColumns, type UploadRow } from '../rows.js';
-import type { UploadChanges, UploadRecords } from '../types.js';
+import type { StorageUsage, UploadChanges, UploadRecords, UsageCheck } from '../types.js';
 import { insertRow, type PostgresDatabase, type Queryable } from './database.js';
 
 export class PostgresUploadRecords implements UploadRecords {
@@ -14,6 +14,29 @@ export class PostgresUploadRecords implements UploadRecords {
   async get(id: string): Promise<Upload | null> {
     const { rows: [row] } = await this.db.query<UploadRow>('SELECT * FROM uploads WHERE id = $1', [id]);
     return row ? fromUploadRow(row) : null;
+  }
+
+  async usage(ownerId: string): Promise<StorageUsage> {
+    return usageOf(this.db, ownerId);
+  }
+
+  async insertIf(upload: Upload, allows: UsageCheck): Promise<{ inserted: boolean; usage: StorageUsage }> {
+    return this.db.transaction(async (tx) => {
+      const usage = await lockedUsageOf(tx, upload.ownerId);
+      if (!allows(usage)) return { inserted: false, usage };
+      const { text, values } = insertRow('uploads', toUploadRow(upload));
+      await tx.query(text, values);
+      return { inserted: true, usage };
+    });
+  }
+
+  async updateIf(ownerId: string, id: string, changes: UploadChanges, allows: UsageCheck): Promise<{ upload: Upload | null; usage: StorageUsage }> {
+    return this.db.transaction(async (tx) => {
+      const usage = await lockedUsageOf(tx, ownerId);
+      if (!allows(usage)) return { upload: null, usage };
+      const row = await updateUploadRow(tx, id, changes);
+      return { upload: row ? fromUploadRow(row) : null, usage };
+    });
   }
 
   async update(id: string, changes: UploadChanges): Promise<Upload | null> {
@@ -91,6 +114,28 @@ export async function updateUploadRow(q: Queryable, id: string, changes: UploadC
     : 'SELECT * FROM uploads WHERE id = $1';
   const { rows: [row] } = await q.query<UploadRow>(text, [id, ...columns.map(({ value }) => value)]);
   return row ?? null;
+}
+
+/**
+ * The owner's usage, read under a lock on the owner that is held until the transaction ends: the
+ * reservations of several nodes for one owner queue on it, and each reads what the one before it
+ * committed (READ COMMITTED takes a new snapshot per statement). Other users never wait. An
+ * advisory lock rather than the user's row, since the check must hold before anything is written.
+ */
+async function lockedUsageOf(tx: Queryable, ownerId: string): Promise<StorageUsage> {
+  await tx.query("SELECT pg_advisory_xact_lock(hashtextextended('ferry.usage:' || $1, 0))", [ownerId]);
+  return usageOf(tx, ownerId);
+}
+
+/** Uploads without a file hold their bytes themselves: unfinished ones what they reserve, completed tus partials what they hold. */
+async function usageOf(q: Queryable, ownerId: string): Promise<StorageUsage> {
+  const { rows: [row] } = await q.query<{ bytes: number; open_uploads: number }>(
+    `SELECT (SELECT COALESCE(SUM(size), 0) FROM files WHERE owner_id = $1)::bigint + COALESCE(SUM(COALESCE(size, "offset")), 0)::bigint AS bytes,
+            COUNT(*) FILTER (WHERE state IN ('open', 'paused')) AS open_uploads
+       FROM uploads WHERE owner_id = $1 AND file_id IS NULL AND state IN ('open', 'paused', 'completed')`,
+    [ownerId],
+  );
+  return { bytes: row!.bytes, openUploads: row!.open_uploads };
 }
 
 async function aliasTarget(q: Queryable, ownerId: string, protocol: string, alias: string): Promise<string | null> {

@@ -129,4 +129,6 @@ export const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;`,
   // Files named by SHA-1 (filestore-server clients): looked up through their blob's digest.
   `CREATE INDEX blobs_sha1 ON blobs (sha1);`,
+  // Storage usage per user (quotas): the uploads that hold bytes without a library file.
+  `CREATE INDEX uploads_owner_held ON uploads (owner_id) WHERE file_id IS NULL AND state IN ('open', 'paused', 'completed');`,
 ];

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Upload } from '../../core/upload.js';
 import { fromUploadRow, toUploadRow, uploadChangeColumns, type UploadRow } from '../rows.js';
-import type { UploadChanges, UploadRecords } from '../types.js';
+import type { StorageUsage, UploadChanges, UploadRecords, UsageCheck } from '../types.js';
 import type { SqliteDatabase } from './database.js';
 
 export class SqliteUploadRecords implements UploadRecords {
@@ -11,6 +11,7 @@ export class SqliteUploadRecords implements UploadRecords {
   private readonly selectChunks: Database.Statement<[string], number>;
   private readonly selectChunk: Database.Statement<[string, number], number>;
   private readonly selectAlias: Database.Statement<[string, string, string], string>;
+  private readonly selectUsage: Database.Statement<[{ owner: string }], { bytes: number; open_uploads: number }>;
 
   constructor(private readonly sqlite: SqliteDatabase) {
     const { db } = sqlite;
@@ -23,6 +24,12 @@ export class SqliteUploadRecords implements UploadRecords {
     this.selectAlias = db
       .prepare('SELECT upload_id FROM upload_aliases WHERE owner_id = ? AND protocol = ? AND alias = ?')
       .pluck() as Database.Statement<[string, string, string], string>;
+    // Uploads without a file hold their bytes themselves: unfinished ones what they reserve, and
+    // completed tus partial uploads what they hold. The partial index uploads_owner_held covers them.
+    this.selectUsage = db.prepare(`SELECT
+        (SELECT COALESCE(SUM(size), 0) FROM files WHERE owner_id = @owner) + COALESCE(SUM(COALESCE(size, "offset")), 0) AS bytes,
+        COALESCE(SUM(CASE WHEN state IN ('open', 'paused') THEN 1 ELSE 0 END), 0) AS open_uploads
+      FROM uploads WHERE owner_id = @owner AND file_id IS NULL AND state IN ('open', 'paused', 'completed')`);
     this.selectChunks = db.prepare('SELECT idx FROM upload_chunks WHERE upload_id = ? ORDER BY idx').pluck() as Database.Statement<[string], number>;
   }
 
@@ -38,6 +45,39 @@ export class SqliteUploadRecords implements UploadRecords {
   async get(id: string): Promise<Upload | null> {
     const row = this.selectOne.get(id);
     return row ? fromUploadRow(row) : null;
+  }
+
+  async usage(ownerId: string): Promise<StorageUsage> {
+    return this.usageNow(ownerId);
+  }
+
+  // One process owns the file and better-sqlite3 runs each transaction to its end before the
+  // next, so checking and writing in one transaction is enough.
+  async insertIf(upload: Upload, allows: UsageCheck): Promise<{ inserted: boolean; usage: StorageUsage }> {
+    const row = toUploadRow(upload);
+    return this.sqlite.write(() => {
+      const usage = this.usageNow(upload.ownerId);
+      if (!allows(usage)) return { inserted: false, usage };
+      this.sqlite.db
+        .prepare(`INSERT INTO uploads (${Object.keys(row).join(', ')}) VALUES (${Object.keys(row).map((key) => `@${key}`).join(', ')})`)
+        .run(row);
+      return { inserted: true, usage };
+    });
+  }
+
+  async updateIf(ownerId: string, id: string, changes: UploadChanges, allows: UsageCheck): Promise<{ upload: Upload | null; usage: StorageUsage }> {
+    const { changed, usage } = await this.sqlite.write(() => {
+      const before = this.usageNow(ownerId);
+      if (!allows(before)) return { changed: false, usage: before };
+      updateUploadRow(this.sqlite.db, id, changes);
+      return { changed: true, usage: before };
+    });
+    return { upload: changed ? await this.get(id) : null, usage };
+  }
+
+  private usageNow(ownerId: string): StorageUsage {
+    const row = this.selectUsage.get({ owner: ownerId })!;
+    return { bytes: row.bytes, openUploads: row.open_uploads };
   }
 
   async update(id: string, changes: UploadChanges): Promise<Upload | null> {
