@@ -4,9 +4,10 @@
  * cannot do, comes from the platform (node:crypto in Node; e.g. hash-wasm in a browser worker).
  */
 export interface IncrementalHash {
-  update(bytes: Uint8Array): void;
+  /** May return a promise (hashing in a worker): the caller awaits it before the next piece, which bounds the bytes in flight. */
+  update(bytes: Uint8Array): void | Promise<void>;
   /** The digest as lowercase hex. */
-  digestHex(): string;
+  digestHex(): string | Promise<string>;
 }
 
 export interface ClientCrypto {

@@ -209,11 +209,11 @@ export class UploadTask {
     for await (const piece of this.source.stream(this.stop.signal)) {
       if (this.stop.signal.aborted) throw this.stop.signal.reason;
       await this.paused?.promise;
-      hash.update(piece);
+      await hash.update(piece);
       this.progress.hashedBytes += piece.length;
       this.report('hashing', this.progress.hashedBytes, this.source.size - this.progress.hashedBytes);
     }
-    return hash.digestHex();
+    return await hash.digestHex();
   }
 
   /** The answer to a proof-of-possession challenge, reading only the challenged ranges. */
