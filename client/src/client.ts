@@ -4,7 +4,8 @@ import { DEFAULT_RETRY, Transport, type FetchLike, type RetryPolicy } from './ht
 import type { UploadSource } from './source.js';
 import { MemoryStateStore, type StateStore } from './state.js';
 import type { FerryFile, FileList, ListOptions, Session, User } from './types.js';
-import { UploadTask, type UploadOptions, type UploadResult } from './upload.js';
+import { TusUpload } from './tus.js';
+import { NativeUpload, type UploadOptions, type UploadResult, type UploadTask } from './upload.js';
 
 export interface FerryClientOptions {
   /** The server, e.g. `http://127.0.0.1:8080`. */
@@ -55,6 +56,17 @@ export class FerryClient {
     return session;
   }
 
+  /**
+   * Revokes the client's token on the server and forgets it. True when the server revoked it now;
+   * false when it no longer accepted it anyway (expired or already revoked).
+   */
+  async logout(): Promise<boolean> {
+    const response = await this.transport.request('/api/v1/auth/logout', { method: 'POST', accept: [401] });
+    await response.body?.cancel().catch(() => undefined);
+    this.token = undefined;
+    return response.ok;
+  }
+
   /** The user the token acts for. */
   me(): Promise<User> {
     return this.transport.json<User>('/api/v1/auth/me');
@@ -80,9 +92,10 @@ export class FerryClient {
     await this.transport.request(`/api/v1/files/${encodeURIComponent(id)}`, { method: 'DELETE' });
   }
 
-  /** An upload to control with pause / resume / cancel; `start()` runs it. */
+  /** An upload to control with pause / resume / cancel, over `options.protocol` (native by default); `start()` runs it. */
   createUpload(source: UploadSource, options: UploadOptions = {}): UploadTask {
-    return new UploadTask({ transport: this.transport, crypto: this.crypto, state: this.state }, source, options);
+    const context = { transport: this.transport, crypto: this.crypto, state: this.state };
+    return options.protocol === 'tus' ? new TusUpload(context, source, options) : new NativeUpload(context, source, options);
   }
 
   /** Uploads a source: resumes saved state, completes instantly when it can, else sends what is missing. */

@@ -22,6 +22,8 @@ export interface RequestOptions {
   signal?: AbortSignal | undefined;
   /** Statuses answered without throwing (besides 2xx). */
   accept?: readonly number[];
+  /** Retries for this request instead of the policy's (0: the caller retries, e.g. from a new offset). */
+  retries?: number;
 }
 
 /** Requests to one server with one token, retried by a policy. */
@@ -33,7 +35,9 @@ export class Transport {
     readonly retry: RetryPolicy,
   ) {}
 
+  /** A path on the server, or an absolute URL the server handed out (e.g. a tus Location) as it is. */
   url(path: string): string {
+    if (/^https?:\/\//i.test(path)) return path;
     return `${this.baseUrl.replace(/\/+$/, '')}${path}`;
   }
 
@@ -47,18 +51,19 @@ export class Transport {
       body = JSON.stringify(options.body);
       headers['content-type'] = 'application/json';
     }
+    const retries = options.retries ?? this.retry.retries;
     for (let attempt = 0; ; attempt += 1) {
       let response: Response;
       try {
         response = await this.fetchImpl(url, { method: options.method ?? 'GET', headers, body, signal: options.signal ?? null });
       } catch (err) {
         if (isAbort(err) || options.signal?.aborted) throw err;
-        if (attempt >= this.retry.retries) throw new FerryNetworkError(this.baseUrl, { cause: err });
+        if (attempt >= retries) throw new FerryNetworkError(this.baseUrl, { cause: err });
         await sleep(backoff(this.retry, attempt), options.signal);
         continue;
       }
       if (response.ok || options.accept?.includes(response.status)) return response;
-      if (retryable(response.status) && attempt < this.retry.retries) {
+      if (retryable(response.status) && attempt < retries) {
         await response.body?.cancel().catch(() => undefined);
         await sleep(Math.max(backoff(this.retry, attempt), retryAfter(response, this.retry)), options.signal);
         continue;
@@ -73,7 +78,8 @@ export class Transport {
   }
 }
 
-function retryable(status: number): boolean {
+/** Statuses worth asking again after a while. */
+export function retryable(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
 

@@ -8,4 +8,5 @@ export type { UploadProgress } from './progress.js';
 export { blobSource, type UploadSource } from './source.js';
 export { MemoryStateStore, type SavedUpload, type StateStore } from './state.js';
 export type * from './types.js';
-export { UploadTask, type UploadOptions, type UploadResult } from './upload.js';
+export { TusUpload } from './tus.js';
+export { NativeUpload, UploadTask, type UploadOptions, type UploadProtocol, type UploadResult } from './upload.js';

@@ -4,6 +4,8 @@ export interface SavedUpload {
   /** The whole file's SHA-256, once computed: a rerun need not hash again. */
   sha256?: string;
   chunkSize?: number;
+  /** A tus upload's URL (its Location). */
+  tusUrl?: string;
   updatedAt: string;
 }
 

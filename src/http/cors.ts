@@ -12,6 +12,7 @@ const EXPOSED_HEADERS = [
   'Upload-Offset', 'Upload-Length', 'Upload-Defer-Length', 'Upload-Metadata', 'Upload-Concat',
   'Upload-Expires', 'Upload-Complete', 'Upload-Limit', 'Upload-Draft-Interop-Version',
   'Content-Range', 'Content-Disposition', 'Accept-Ranges', 'ETag', 'Retry-After', 'WWW-Authenticate',
+  'Ferry-File-Id',
 ].join(', ');
 
 /** CORS for browser clients on other origins, with the protocol headers exposed. */

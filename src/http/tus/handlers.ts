@@ -104,4 +104,6 @@ export async function terminate(ctx: HttpContext, request: HttpRequest, reply: H
 function describeProgress(reply: HttpReply, upload: Upload): void {
   reply.header('Upload-Offset', String(upload.offset));
   if (upload.expiresAt) reply.header('Upload-Expires', upload.expiresAt.toUTCString());
+  // tus has no way to name what a finished upload became: Ferry's clients find the library file here.
+  if (upload.fileId) reply.header('Ferry-File-Id', upload.fileId);
 }
