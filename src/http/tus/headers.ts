@@ -11,18 +11,19 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * values must decode to UTF-8 text (they end up as file names and media types).
  */
 export function parseMetadata(raw: string | undefined): Metadata {
-  const metadata: Record<string, string | null> = {};
-  if (raw === undefined || raw.trim() === '') return metadata;
+  // A Map, not an object, while parsing: a key such as __proto__ is a key like any other.
+  const metadata = new Map<string, string | null>();
+  if (raw === undefined || raw.trim() === '') return {};
   for (const pair of raw.split(',')) {
     const parts = pair.trim().split(' ');
     const [key, value] = parts;
     if (parts.length > 2 || !key || !METADATA_KEY.test(key)) {
       throw new FerryError('invalid_metadata', `Upload-Metadata has a malformed pair: ${JSON.stringify(pair.slice(0, 80))}`);
     }
-    if (Object.hasOwn(metadata, key)) throw new FerryError('invalid_metadata', `Upload-Metadata repeats the key ${key}`);
-    metadata[key] = value === undefined ? null : decodeValue(key, value);
+    if (metadata.has(key)) throw new FerryError('invalid_metadata', `Upload-Metadata repeats the key ${key}`);
+    metadata.set(key, value === undefined ? null : decodeValue(key, value));
   }
-  return metadata;
+  return Object.fromEntries(metadata);
 }
 
 function decodeValue(key: string, value: string): string {
