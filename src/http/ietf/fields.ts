@@ -20,9 +20,12 @@ export function sfBoolean(raw: string | undefined): boolean | undefined {
   return undefined;
 }
 
-/** An sf-dictionary of integers, serialised. */
+/** The largest sf-integer (15 digits): a longer one makes a client's parser drop the whole field. */
+const SF_INTEGER_MAX = 999_999_999_999_999;
+
+/** An sf-dictionary of integers, serialised; a limit past what an sf-integer can say is capped. */
 export function sfIntegerDictionary(entries: Readonly<Record<string, number>>): string {
   return Object.entries(entries)
-    .map(([key, value]) => `${key}=${Math.max(0, Math.floor(value))}`)
+    .map(([key, value]) => `${key}=${Math.min(SF_INTEGER_MAX, Math.max(0, Math.floor(value)))}`)
     .join(', ');
 }
