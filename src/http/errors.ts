@@ -53,11 +53,13 @@ async function sendProblem(ctx: HttpContext, reply: HttpReply, err: FerryError, 
 
 /**
  * Which error format the client speaks. Unlike ietf.interopVersion this never throws: an error
- * about an unsupported version must still be answered in the draft's format.
+ * about an unsupported version (even an empty or unreadable one) must still be answered in the
+ * draft's format, so any Upload-Draft-Interop-Version header selects it; 0 stands for unreadable.
  */
 function ietfVersionOf(request: HttpRequest): number | null {
   const raw = request.headers['upload-draft-interop-version'];
-  return raw === undefined || Array.isArray(raw) ? null : Number.parseInt(raw, 10) || null;
+  if (raw === undefined) return null;
+  return Number.parseInt(Array.isArray(raw) ? raw[0] ?? '' : raw, 10) || 0;
 }
 
 function bodyIsLarge(request: HttpRequest): boolean {
