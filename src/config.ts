@@ -12,6 +12,14 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Largest upload in bytes; null for no limit. */
   readonly maxUploadSize: number | null;
+  /**
+   * Bytes one user may hold (library files, counted per file even when the content is stored once,
+   * and unfinished uploads by their declared length); null (or 0 in
+   * FERRY_QUOTA_BYTES) for no quota. More answers 507.
+   */
+  readonly quotaBytes: number | null;
+  /** Uploads one user may have open at once; null for no limit. More answers 429. */
+  readonly maxOpenUploads: number | null;
   readonly uploadExpirySeconds: number;
   readonly expirySweepSeconds: number;
   readonly lockTimeoutMs: number;
@@ -78,6 +86,8 @@ export const DEFAULTS: Config = {
   dataDir: './data',
   logLevel: 'info',
   maxUploadSize: null,
+  quotaBytes: null,
+  maxOpenUploads: null,
   uploadExpirySeconds: 24 * 60 * 60,
   expirySweepSeconds: 60,
   lockTimeoutMs: 5_000,
@@ -130,6 +140,8 @@ const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
   dataDir: { env: 'FERRY_DATA_DIR', parse: nonEmpty },
   logLevel: { env: 'FERRY_LOG_LEVEL', parse: oneOf(LOG_LEVELS) },
   maxUploadSize: { env: 'FERRY_MAX_UPLOAD_SIZE', parse: (raw, name) => (raw === '' || raw === '0' ? null : integer(raw, name, 1)) },
+  quotaBytes: { env: 'FERRY_QUOTA_BYTES', parse: (raw, name) => (raw === '' || raw === '0' ? null : integer(raw, name, 1)) },
+  maxOpenUploads: { env: 'FERRY_MAX_OPEN_UPLOADS', parse: (raw, name) => (raw === '' || raw === '0' ? null : integer(raw, name, 1)) },
   uploadExpirySeconds: { env: 'FERRY_UPLOAD_EXPIRY_SECONDS', parse: (raw, name) => integer(raw, name, 1) },
   expirySweepSeconds: { env: 'FERRY_EXPIRY_SWEEP_SECONDS', parse: (raw, name) => integer(raw, name, 1) },
   lockTimeoutMs: { env: 'FERRY_LOCK_TIMEOUT_MS', parse: (raw, name) => integer(raw, name, 0) },

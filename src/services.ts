@@ -59,6 +59,8 @@ export async function wireServices(config: Config): Promise<Wired> {
       expiryMs: config.uploadExpirySeconds * 1000,
       lockTimeoutMs: config.lockTimeoutMs,
       checkpointBytes: config.checkpointBytes,
+      quotaBytes: config.quotaBytes,
+      maxOpenUploads: config.maxOpenUploads,
     },
   });
   const chunked = new ChunkedUploads({ uploads, library, store, meta, dedupScope: config.dedupScope, defaultChunkSize: config.defaultChunkSize });

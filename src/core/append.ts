@@ -2,10 +2,11 @@ import type { Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { MetaStore } from '../meta/types.js';
 import { canDeferLength, canRead, type BlobStore } from '../storage/types.js';
-import { FerryError } from './errors.js';
+import { FerryError, isFerryError } from './errors.js';
 import type { UploadEventBus } from './events.js';
 import { receiveBody, UploadSink } from './sink.js';
 import { checksumVerifier, newSha256, type ChecksumExpectation, type ContentHashes } from './integrity.js';
+import type { Quota } from './quota.js';
 import type { Upload } from './upload.js';
 import type { UploadLimits } from './uploads.js';
 
@@ -29,6 +30,7 @@ export interface AppendContext {
   readonly meta: MetaStore;
   readonly hashes: ContentHashes;
   readonly limits: UploadLimits;
+  readonly quota: Quota;
   readonly events: UploadEventBus;
   readonly now: () => Date;
   readonly finish: (upload: Upload, sha256: string) => Promise<Upload>;
@@ -46,15 +48,19 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
     });
   }
   const size = settleSize(ctx.limits, upload, request);
-  const limit = size ?? ctx.limits.maxSize ?? Number.MAX_SAFE_INTEGER;
-  if (request.contentLength != null && upload.offset + request.contentLength > limit) {
+  const lengthLimit = size ?? ctx.limits.maxSize ?? Number.MAX_SAFE_INTEGER;
+  if (request.contentLength != null && upload.offset + request.contentLength > lengthLimit) {
     throw new FerryError('body_exceeds_length', 'the request body would go past the upload length', { details: { size } });
   }
   if (upload.state === 'completed') return upload;
   if (size !== upload.size && size !== null) {
+    upload = await ctx.quota.declareSize(upload, size);
     if (canDeferLength(ctx.store)) await ctx.store.declareLength(upload.id, size);
-    upload = (await ctx.meta.uploads.update(upload.id, { size })) ?? upload;
   }
+  // A declared length was reserved against the quota; bytes of unknown length get the room left now.
+  const quotaLimit = size === null ? upload.offset + (await ctx.quota.room(upload.ownerId)) : Number.POSITIVE_INFINITY;
+  if (request.contentLength != null && upload.offset + request.contentLength > quotaLimit) throw ctx.quota.filledUp();
+  const limit = Math.min(lengthLimit, quotaLimit);
 
   const hash = await contentHash(ctx, upload);
   const verifier = request.checksum ? checksumVerifier(request.checksum) : null;
@@ -78,9 +84,16 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
     },
   });
   const aborted = await receiveBody(request.body, sink, writer, letGo);
-  if (sink.storageError) throw sink.storageError;
-
   const reached = upload.offset + sink.stored;
+  const filledUp = isFerryError(sink.storageError, 'storage_full') ? sink.storageError : sink.overflow && quotaLimit < lengthLimit ? ctx.quota.filledUp() : null;
+  if (filledUp) {
+    // What arrived before the disk or the quota filled up is durable (receiveBody synced it): the
+    // client resumes from there once there is room. A checksummed request counts only as a whole.
+    const refused = sink.storageError !== null;
+    await keepDurable(ctx, upload, verifier ? committed : reached, { hash: refused || verifier ? null : hash, freeBeyond: refused || verifier !== null });
+    throw filledUp;
+  }
+  if (sink.storageError) throw sink.storageError;
   const discard = sink.overflow || (verifier !== null && aborted);
   if (discard || verifier) {
     try {
@@ -107,6 +120,19 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
   ctx.hashes.put(upload.id, { hash, covered: reached });
   const expiresAt = new Date(ctx.now().getTime() + ctx.limits.expiryMs);
   return (await ctx.meta.uploads.update(upload.id, { offset: reached, size: finalSize, expiresAt })) ?? progressed;
+}
+
+/**
+ * Keeps the first `kept` bytes of an upload whose request ran out of room. `freeBeyond` frees
+ * what the blob holds past them (a write the disk refused may have landed in part); `hash`, when
+ * it covers exactly the kept bytes, spares the next request re-reading them.
+ */
+async function keepDurable(ctx: AppendContext, upload: Upload, kept: number, after: { hash: Hash | null; freeBeyond: boolean }): Promise<void> {
+  if (after.freeBeyond) await ctx.store.truncate(upload.id, kept);
+  if (after.hash) ctx.hashes.put(upload.id, { hash: after.hash, covered: kept });
+  if (kept === upload.offset) return;
+  const progressed = await ctx.meta.uploads.update(upload.id, { offset: kept, expiresAt: new Date(ctx.now().getTime() + ctx.limits.expiryMs) });
+  ctx.events.emit('received', progressed ?? { ...upload, offset: kept }, kept - upload.offset);
 }
 
 /** The upload's length after this request, checked against what was declared before and the limits. */

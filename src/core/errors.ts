@@ -23,6 +23,10 @@ export const ERROR_STATUS = {
   not_completed: 409,
   client_aborted: 400,
   storage_full: 507,
+  /** The user's storage quota (FERRY_QUOTA_BYTES) has no room for the bytes. */
+  quota_exceeded: 507,
+  /** The user has FERRY_MAX_OPEN_UPLOADS unfinished uploads already. */
+  too_many_uploads: 429,
   invalid_json: 400,
   invalid_name: 400,
   invalid_digest: 400,

@@ -10,9 +10,10 @@ import type { PreCreateHook } from './pre-create.js';
 import type { Principal } from './principal.js';
 import type { StoredFile } from './file.js';
 import { appendToUpload, type AppendContext, type AppendRequest } from './append.js';
+import { Quota, type QuotaLimits } from './quota.js';
 import { isEnded, isUploadId, newUploadId, type ConcatRole, type Metadata, type Upload } from './upload.js';
 
-export interface UploadLimits {
+export interface UploadLimits extends QuotaLimits {
   /** Largest upload accepted, in bytes; null for no limit. */
   readonly maxSize: number | null;
   /** How long an unfinished upload lives after its last append. */
@@ -63,6 +64,7 @@ export class UploadService {
   private readonly hashes = new ContentHashes(10_000);
   private readonly now: () => Date;
   private readonly appendContext: AppendContext;
+  private readonly quota: Quota;
   /** One per append in progress: aborting it makes that request stop and keep what arrived. */
   private readonly streaming = new Set<AbortController>();
   private stopped = false;
@@ -76,7 +78,9 @@ export class UploadService {
     this.limits = deps.limits;
     this.events = deps.events ?? new UploadEventBus();
     this.now = deps.now ?? (() => new Date());
+    this.quota = new Quota(this.meta.uploads, this.limits);
     this.appendContext = {
+      quota: this.quota,
       store: this.store,
       meta: this.meta,
       hashes: this.hashes,
@@ -129,7 +133,10 @@ export class UploadService {
     await this.store.create(upload.id);
     // A store that plans by length (S3 part sizes) hears it now; deferred lengths come with an append.
     if (size !== null && canDeferLength(this.store)) await this.store.declareLength(upload.id, size);
-    await this.meta.uploads.insert(upload);
+    await this.quota.insert(upload).catch(async (err: unknown) => {
+      if (canTerminate(this.store)) await this.store.remove(upload.id);
+      throw err;
+    });
     this.events.emit('created', upload);
     if (upload.concat?.kind === 'final') return this.concatenate(upload, upload.concat.parts);
     if (size === 0) return this.finish(upload, newSha256().digest('hex'));

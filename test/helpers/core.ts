@@ -18,7 +18,7 @@ export interface CoreFixture {
   dispose(): Promise<void>;
 }
 
-export const TEST_LIMITS: UploadLimits = { maxSize: null, expiryMs: 60_000, lockTimeoutMs: 2_000, checkpointBytes: 1 << 30 };
+export const TEST_LIMITS: UploadLimits = { maxSize: null, expiryMs: 60_000, lockTimeoutMs: 2_000, checkpointBytes: 1 << 30, quotaBytes: null, maxOpenUploads: null };
 
 /** The real embedded parts (local disk, SQLite, in-process locks) over a temp dir. */
 export async function coreFixture(): Promise<CoreFixture> {
