@@ -6,23 +6,24 @@ import { CliError } from './client-config.js';
 import { describeError } from './client-output.js';
 import { FILES_USAGE, get, ls, rm } from './files-commands.js';
 import { login, LOGIN_USAGE } from './login-command.js';
+import { logout, LOGOUT_USAGE } from './logout-command.js';
 import { UsageError } from './args.js';
 import { SERVICE_ACCOUNT_USAGE } from './service-account-usage.js';
 import { upload, UPLOAD_USAGE } from './upload-command.js';
 
 const USAGE = `Usage: ferry <command>
 
-Server settings come from FERRY_* variables or FERRY_CONFIG. The client commands (login, upload,
-ls, get, rm) find the server and token in --url / --token, FERRY_URL / FERRY_TOKEN, or the file
-\`ferry login\` writes; --json prints one JSON document. Exit codes: 0 done, 1 failed, 2 usage,
-130 interrupted (rerun to resume).
+Server settings come from FERRY_* variables or FERRY_CONFIG. The client commands (login, logout,
+upload, ls, get, rm) find the server and token in --url / --token, FERRY_URL / FERRY_TOKEN, or
+the file \`ferry login\` writes; --json prints one JSON document. Exit codes: 0 done, 1 failed,
+2 usage, 130 interrupted (rerun to resume).
 
 Commands:
   serve [--role all|api|worker]
             start the upload server: \`all\` (default) serves HTTP and runs the background
             jobs; \`api\` serves HTTP only; \`worker\` runs the jobs and serves only
             /healthz, /readyz and /metrics (FERRY_ROLE sets the same)
-${SERVICE_ACCOUNT_USAGE}${LOGIN_USAGE}${UPLOAD_USAGE}${FILES_USAGE}  help      show this text
+${SERVICE_ACCOUNT_USAGE}${LOGIN_USAGE}${LOGOUT_USAGE}${UPLOAD_USAGE}${FILES_USAGE}  help      show this text
 `;
 
 /** `serve`'s flags: `--role <role>` or `--role=<role>`. */
@@ -52,7 +53,7 @@ async function serve(args: readonly string[]): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
 }
 
-const CLIENT_COMMANDS: Record<string, (args: string[], env: NodeJS.ProcessEnv) => Promise<number>> = { upload, ls, get, rm };
+const CLIENT_COMMANDS: Record<string, (args: string[], env: NodeJS.ProcessEnv) => Promise<number>> = { logout, upload, ls, get, rm };
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;

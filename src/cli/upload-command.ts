@@ -5,10 +5,12 @@ import { integerFlag, parseCommandArgs, SERVER_FLAGS, sizeFlag, UsageError } fro
 import { CliError, resolveServer, statePath, type Env } from './client-config.js';
 import { bar, describeError, formatBytes, formatDuration, LiveBlock } from './client-output.js';
 
-export const UPLOAD_USAGE = `  upload <files or folders...> [--parallel N] [--chunk-size 8M] [--json]
+export const UPLOAD_USAGE = `  upload <files or folders...> [--parallel N] [--chunk-size 8M] [--protocol native|tus]
+         [--json]
             upload files; folders are walked and names keep their relative paths
             (photos/2026/cat.jpg); an interrupted upload resumes when the command is run
-            again; content the server already has completes instantly
+            again; content the server already has completes instantly. --protocol tus
+            sends over tus 1.0 instead (one PATCH of --chunk-size at a time, no instant upload)
 `;
 
 /** The exit code of a command stopped by Ctrl-C (128 + SIGINT). */
@@ -34,8 +36,11 @@ export async function upload(args: string[], env: Env): Promise<number> {
     ...SERVER_FLAGS,
     parallel: { type: 'string', short: 'p' },
     'chunk-size': { type: 'string' },
+    protocol: { type: 'string' },
   });
   if (positionals.length === 0) throw new UsageError('upload: name at least one file or folder');
+  const protocol = values.protocol ?? 'native';
+  if (protocol !== 'native' && protocol !== 'tus') throw new UsageError('upload: --protocol takes native or tus');
   const parallel = integerFlag('upload', 'parallel', values.parallel, 4, 1, 64);
   const chunkSize = sizeFlag('upload', 'chunk-size', values['chunk-size']);
   const server = await resolveServer(values, env);
@@ -64,6 +69,7 @@ export async function upload(args: string[], env: Env): Promise<number> {
       try {
         const result = await client.upload(await fileSource(entry.path, { name: entry.name }), {
           name: entry.name,
+          protocol,
           parallel,
           signal: controller.signal,
           onProgress: render,
