@@ -64,6 +64,7 @@ export class TusUpload extends UploadTask {
         const response = await this.ctx.transport.request(url, { method: 'PATCH', headers, body: bytes, signal: request.signal, retries: 0 });
         await response.body?.cancel().catch(() => undefined);
         position = positionOf(response);
+        if (position.offset <= from) throw new Error(`the tus server took none of the bytes sent at offset ${from} of ${url}`);
         patches += 1;
         failures = 0;
       } catch (err) {

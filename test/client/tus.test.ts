@@ -187,28 +187,33 @@ describe('client SDK over tus 1.0 against a running server', () => {
     assert.equal(await storedSha256(result.file.id), sha256(bytes));
   });
 
-  it('pauses and resumes, and cancel terminates the upload on the server', async () => {
+  it('pauses mid-PATCH and resumes from the offset HEAD reports, and cancel terminates the upload on the server', async () => {
     const { path, bytes } = await file('pause.bin', 8 * PIECE);
-    const { fetchImpl, patches } = recordingFetch();
-    const client = new FerryClient({ baseUrl: server.url, token, fetch: fetchImpl });
-    let pausedAt = -1;
-    const task = await client.createFileUpload(path, {
-      protocol: 'tus',
-      chunkSize: PIECE,
-      onProgress: (p) => {
-        if (p.phase === 'uploading' && p.sentBytes >= 2 * PIECE && pausedAt < 0) {
-          task.pause();
-          pausedAt = patches().length;
-        }
-      },
+    let task!: Awaited<ReturnType<FerryClient['createFileUpload']>>;
+    let pausedCalls = -1;
+    const { fetchImpl, calls, patches } = recordingFetch((call) => {
+      // pause() aborts the request on its way out: it never reaches the server.
+      if (call.method === 'PATCH' && call.headers['upload-offset'] === String(2 * PIECE) && pausedCalls < 0) {
+        task.pause();
+        pausedCalls = calls.length;
+      }
+      return undefined;
     });
+    const client = new FerryClient({ baseUrl: server.url, token, fetch: fetchImpl });
+    task = await client.createFileUpload(path, { protocol: 'tus', chunkSize: PIECE });
     const done = task.start();
-    while (pausedAt < 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (pausedCalls < 0) await new Promise((resolve) => setTimeout(resolve, 5));
     await new Promise((resolve) => setTimeout(resolve, 150));
     assert.ok(task.isPaused);
-    assert.equal(patches().length, pausedAt, 'nothing is sent while paused');
+    assert.equal(calls.length, pausedCalls, 'nothing is sent while paused');
     task.resume();
     const result = await done;
+    assert.deepEqual(calls.slice(pausedCalls - 1, pausedCalls + 2).map((call) => [call.method, call.headers['upload-offset'] ?? call.offset]), [
+      ['PATCH', String(2 * PIECE)],
+      ['HEAD', String(2 * PIECE)],
+      ['PATCH', String(2 * PIECE)],
+    ]);
+    assert.equal(patches().length, 8);
     assert.equal(await storedSha256(result.file.id), sha256(bytes));
 
     const other = await file('cancel.bin', 8 * PIECE);
