@@ -8,6 +8,8 @@ import { FerryError } from './errors.js';
 const MAX_NAME_LENGTH = 1024;
 const MAX_SEGMENT_LENGTH = 255;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** Half of a UTF-16 surrogate pair on its own: no UTF-8 form, so a store would keep another name. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** A name a client chose through the API: rejected, not repaired, when it is not a clean path. */
 export function parseFileName(raw: string): string {
@@ -23,10 +25,13 @@ export function parseFileName(raw: string): string {
  */
 export function cleanFileName(raw: string | null | undefined, fallback: string): string {
   const segments = (raw ?? '')
+    .replace(new RegExp(CONTROL.source, 'g'), '')
+    .replace(new RegExp(LONE_SURROGATE.source, 'gu'), '\ufffd')
+    // After the removals: taking out a control character can bring a letter and its accent together.
     .normalize('NFC')
     .replace(/\\/g, '/')
     .split('/')
-    .map((segment) => [...segment.replace(new RegExp(CONTROL.source, 'g'), '')].slice(0, MAX_SEGMENT_LENGTH).join('').trim())
+    .map((segment) => [...segment].slice(0, MAX_SEGMENT_LENGTH).join('').trim())
     .filter((segment) => segment !== '' && segment !== '.' && segment !== '..');
   const name = segments.join('/');
   return name === '' || name.length > MAX_NAME_LENGTH ? fallback : name;
@@ -42,6 +47,7 @@ function nameProblem(name: string): string | null {
   if (name === '') return 'it is empty';
   if (name.length > MAX_NAME_LENGTH) return `it is longer than ${MAX_NAME_LENGTH} characters`;
   if (CONTROL.test(name)) return 'it contains control characters';
+  if (LONE_SURROGATE.test(name)) return 'it contains an unpaired surrogate (not Unicode text)';
   if (name.startsWith('/') || name.endsWith('/')) return 'it starts or ends with /';
   for (const segment of name.split('/')) {
     if (segment === '') return 'it contains an empty folder name (//)';
