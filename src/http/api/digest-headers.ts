@@ -19,7 +19,8 @@ export function chunkDigests(request: HttpRequest): ChecksumExpectation[] {
       const match = /^\s*([a-z0-9*_.-]+)\s*=\s*:([^:]*):\s*$/.exec(member);
       if (!match) throw new FerryError('invalid_digest', 'Content-Digest must be a list of <algorithm>=:<base64>:');
       const [, name, encoded] = match as unknown as [string, string, string];
-      const known = ALGORITHMS[name as keyof typeof ALGORITHMS];
+      // Own keys only: an algorithm called "constructor" is as unknown as any other.
+      const known = Object.hasOwn(ALGORITHMS, name) ? ALGORITHMS[name as keyof typeof ALGORITHMS] : undefined;
       if (known) digests.push({ algorithm: known.algorithm, digest: decode(encoded, known.bytes, 'Content-Digest') });
     }
   }
