@@ -24,8 +24,24 @@ const HEADER_CHAR = fc.oneof(
 /** Any header value a client can send. */
 export const anyHeaderValue = fc.string({ unit: HEADER_CHAR, maxLength: 120 });
 
+const SURROGATE_HALF = fc.integer({ min: 0xd800, max: 0xdfff }).map((code) => String.fromCharCode(code));
+
 /** Any string at all, lone surrogates and controls included: what a parser of decoded text may meet. */
-export const anyText = fc.oneof(fc.string({ unit: 'binary', maxLength: 80 }), fc.string({ unit: 'grapheme', maxLength: 80 }));
+export const anyText = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 80 }),
+  fc.string({ unit: 'grapheme', maxLength: 80 }),
+  fc.string({ unit: fc.oneof(fc.constantFrom('a', '/', '.', ' ', '\u0301', '\u0000'), SURROGATE_HALF), maxLength: 12 }),
+);
+
+/** True when the string has an unpaired UTF-16 surrogate (no UTF-8 form, so no header or URL form either). */
+export function hasLoneSurrogate(text: string): boolean {
+  return /\p{Cs}/u.test(text);
+}
+
+/** The string with each unpaired surrogate replaced by U+FFFD, as an encoder would send it. */
+export function wellFormed(text: string): string {
+  return text.replace(/\p{Cs}/gu, '\ufffd');
+}
 
 /** Digits that may or may not make a safe integer, with the usual near-misses. */
 export const numberish = fc.oneof(
