@@ -72,6 +72,13 @@ export interface Config {
   readonly s3Region: string;
   /** Path-style addressing (endpoint/bucket/key), which Ceph RGW and most self-hosted stores need. */
   readonly s3ForcePathStyle: boolean;
+  /**
+   * A second store completed blobs move to in the background (`local` or `s3`, not the same as
+   * `storage`); null to keep them where they were uploaded. Downloads read wherever a blob is.
+   */
+  readonly tierStorage: 'local' | 's3' | null;
+  /** How long a completed blob stays where it was uploaded before it moves to tierStorage. */
+  readonly tierAfterSeconds: number;
   /** RabbitMQ for background jobs shared by several nodes (amqp:// or amqps://); null to run them in-process. */
   readonly amqpUrl: string | null;
   /** Names Ferry's queues on the broker (`<prefix>.<job>`), so several deployments can share a vhost. */
@@ -116,6 +123,8 @@ export const DEFAULTS: Config = {
   s3SecretKey: null,
   s3Region: 'us-east-1',
   s3ForcePathStyle: false,
+  tierStorage: null,
+  tierAfterSeconds: 0,
   amqpUrl: null,
   amqpPrefix: 'ferry',
   role: 'all',
@@ -215,6 +224,8 @@ const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
   s3SecretKey: { env: 'FERRY_S3_SECRET_KEY', parse: (raw) => (raw === '' ? null : raw) },
   s3Region: { env: 'FERRY_S3_REGION', parse: nonEmpty },
   s3ForcePathStyle: { env: 'FERRY_S3_FORCE_PATH_STYLE', parse: boolean },
+  tierStorage: { env: 'FERRY_TIER_STORAGE', parse: (raw, name) => (raw === '' ? null : oneOf(['local', 's3'] as const)(raw, name)) },
+  tierAfterSeconds: { env: 'FERRY_TIER_AFTER_SECONDS', parse: (raw, name) => integer(raw, name, 0) },
   amqpUrl: { env: 'FERRY_AMQP_URL', parse: serviceUrl(['amqp:', 'amqps:']) },
   amqpPrefix: {
     env: 'FERRY_AMQP_PREFIX',
@@ -277,9 +288,11 @@ function serviceUrl(protocols: readonly string[]): (raw: string, name: string) =
 
 /** S3 storage needs its bucket and keys; the message names what is missing, never a value. */
 function checkStorage(config: Config): void {
-  if (config.storage !== 's3') return;
+  if (config.tierStorage === config.storage) throw new ConfigError(`FERRY_TIER_STORAGE must name another store than FERRY_STORAGE (both are ${config.storage})`);
+  const usesS3 = config.storage === 's3' ? 'FERRY_STORAGE=s3' : config.tierStorage === 's3' ? 'FERRY_TIER_STORAGE=s3' : null;
+  if (!usesS3) return;
   const missing = (['s3Bucket', 's3AccessKey', 's3SecretKey'] as const).filter((key) => !config[key]).map((key) => PARSERS[key].env);
-  if (missing.length > 0) throw new ConfigError(`FERRY_STORAGE=s3 needs ${missing.join(', ')}`);
+  if (missing.length > 0) throw new ConfigError(`${usesS3} needs ${missing.join(', ')}`);
 }
 
 function boolean(raw: string, name: string): boolean {

@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import type { AccountService } from './core/accounts.js';
 import type { ChunkedUploads } from './core/chunked.js';
 import type { LibraryService } from './core/library.js';
+import { blobTransferOf } from './core/tiering.js';
 import { Webhooks } from './core/webhooks.js';
 import type { UploadService } from './core/uploads.js';
 import { buildApp } from './http/app.js';
@@ -36,7 +37,7 @@ export interface RunningServer {
 /** Wires the configured services, starts the background jobs and listens. */
 export async function startServer(config: Config): Promise<RunningServer> {
   const wired = await wireServices(config);
-  const { meta, events, uploads, library, accounts } = wired;
+  const { meta, events, uploads, library, accounts, tiering } = wired;
   await uploads.ready();
   const readiness = new Map(Object.entries(wired.readiness));
   const { server, log } = buildApp(config, wired, readiness);
@@ -56,6 +57,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
       [FERRY_JOBS.digests]: () => (uploads.streamingCount > 0 ? Promise.resolve(0) : library.fillDigests()),
       [FERRY_JOBS.expiredTokens]: () => accounts.sweepExpired(),
       [FERRY_JOBS.deliveries]: () => deliverer.run(),
+      // Each blob due to move is a job of its own, so the copies spread over the workers.
+      [FERRY_JOBS.tiering]: async () => {
+        const transfers = (await tiering?.planDue()) ?? [];
+        for (const transfer of transfers) await jobs.publish({ kind: FERRY_JOBS.blobTransfer, payload: transfer });
+        return transfers.length;
+      },
+    }, {
+      [FERRY_JOBS.blobTransfer]: async (job) => ((await tiering?.transfer(blobTransferOf(job.payload))) ? 1 : 0),
     }, { sweepEveryMs: config.expirySweepSeconds * 1000, deliveryEveryMs: DELIVERY_POLL_MS });
   }
   const kick = (kind: string) => () => void jobs.publish({ kind });

@@ -1,11 +1,13 @@
 import { join } from 'node:path';
 import type { Config } from './config.js';
 import { AccountService } from './core/accounts.js';
+import { BlobStores } from './core/blob-stores.js';
 import { BlockUploads } from './core/block-uploads.js';
 import { ChunkedUploads } from './core/chunked.js';
 import { UploadEventBus } from './core/events.js';
 import { LibraryService } from './core/library.js';
 import { NamedUploads } from './core/named-uploads.js';
+import { BlobTiering } from './core/tiering.js';
 import { UploadService } from './core/uploads.js';
 import { HttpPreCreateHook } from './hooks/http-pre-create.js';
 import type { ReadinessCheck, Services } from './http/app.js';
@@ -21,8 +23,10 @@ export interface Wired extends Services {
   readonly meta: MetaStore;
   readonly store: BlobStore;
   readonly events: UploadEventBus;
-  /** What /readyz asks about, by name: the metadata store, blob storage and the locker. */
+  /** What /readyz asks about, by name: the metadata store, blob storage (and the tier store) and the locker. */
   readonly readiness: Readonly<Record<string, ReadinessCheck>>;
+  /** Moves completed blobs to the tier store; null when none is configured. */
+  readonly tiering: BlobTiering | null;
   /** Closes the connections to the services, once nothing uses them any more. */
   close(): Promise<void>;
 }
@@ -39,13 +43,17 @@ export async function wireServices(config: Config): Promise<Wired> {
   // With S3, every node reads and writes the same blobs.
   // Drivers are loaded only when used: each costs start-up time, and a resident heap that every
   // garbage collection then walks while uploads stream in (measured on a 512 MiB upload).
-  const s3 = config.storage === 's3' ? (await import('./storage/s3/index.js')).openS3BlobStore(config) : null;
-  const store = s3?.store ?? new LocalBlobStore(join(config.dataDir, 'blobs'));
+  const s3 = config.storage === 's3' || config.tierStorage === 's3' ? (await import('./storage/s3/index.js')).openS3BlobStore(config) : null;
+  const local = () => new LocalBlobStore(join(config.dataDir, 'blobs'));
+  const store = config.storage === 's3' ? s3!.store : local();
+  // Completed blobs may move on to the other store (tiering.ts); reads find them in either.
+  const tier = config.tierStorage === null ? null : { name: config.tierStorage, store: config.tierStorage === 's3' ? s3!.store : local() };
+  const stores = new BlobStores(store, tier ? { [tier.name]: tier.store } : {});
   // With Redis, locks span every node on it, so a client may resume on any of them.
   const redisLocker = config.redisUrl ? new (await import('./locks/redis.js')).RedisLocker(config.redisUrl, { ttlMs: config.lockTtlMs }) : null;
   const locker = redisLocker ?? new MemoryLocker();
   const events = new UploadEventBus();
-  const library = new LibraryService({ store, meta, events });
+  const library = new LibraryService({ stores, meta, events, locker });
   const accounts = new AccountService({ meta });
   const uploads = new UploadService({
     store,
@@ -70,7 +78,13 @@ export async function wireServices(config: Config): Promise<Wired> {
     meta,
     store,
     events,
-    readiness: { meta: () => meta.ping(), storage: () => store.ping(), locks: () => locker.ping() },
+    readiness: {
+      meta: () => meta.ping(),
+      storage: () => store.ping(),
+      locks: () => locker.ping(),
+      ...(tier && { tier: () => tier.store.ping() }),
+    },
+    tiering: tier && new BlobTiering({ meta, stores, locker, policy: { to: tier.name, afterMs: config.tierAfterSeconds * 1000 } }),
     uploads,
     chunked,
     library,

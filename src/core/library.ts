@@ -1,7 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { DedupScope, FileQuery, MetaStore, OutboxEntry } from '../meta/types.js';
-import { canRead, canTerminate, type BlobStore, type ByteRange } from '../storage/types.js';
+import { MemoryLocker } from '../locks/memory.js';
+import type { Locker } from '../locks/types.js';
+import type { ByteRange } from '../storage/types.js';
+import { blobLockKey, type BlobStores } from './blob-stores.js';
 import { FerryError } from './errors.js';
 import type { UploadEventBus } from './events.js';
 import type { Blob, StoredFile } from './file.js';
@@ -29,8 +32,10 @@ export interface FileContent {
 export type CompletionMessages = (upload: Upload, file: StoredFile) => OutboxEntry[];
 
 export interface LibraryServiceDeps {
-  readonly store: BlobStore;
+  readonly stores: BlobStores;
   readonly meta: MetaStore;
+  /** Shared with blob transfers (see tiering.ts); in-process locks when only one node runs. */
+  readonly locker?: Locker;
   readonly events?: UploadEventBus;
   readonly now?: () => Date;
 }
@@ -45,8 +50,9 @@ export function newFileId(): string {
  * own files: anyone else's id is answered exactly like an id that does not exist.
  */
 export class LibraryService {
-  private readonly store: BlobStore;
+  private readonly stores: BlobStores;
   private readonly meta: MetaStore;
+  private readonly locker: Locker;
   private readonly now: () => Date;
   private readonly events: UploadEventBus | null;
   private readonly completionMessages: CompletionMessages[] = [];
@@ -54,8 +60,9 @@ export class LibraryService {
   private readonly digesting = new Map<string, Promise<ExtraDigests | null>>();
 
   constructor(deps: LibraryServiceDeps) {
-    this.store = deps.store;
+    this.stores = deps.stores;
     this.meta = deps.meta;
+    this.locker = deps.locker ?? new MemoryLocker();
     this.events = deps.events ?? null;
     this.now = deps.now ?? (() => new Date());
   }
@@ -100,8 +107,8 @@ export class LibraryService {
     // A file row cannot outlive its blob (foreign key), so a missing blob means the file was deleted
     // since it was looked up: that is the client's 404, not a server fault.
     if (!blob) throw notFound();
-    if (!canRead(this.store)) throw new FerryError('invalid_request', 'this storage cannot serve downloads');
-    return { file, body: this.store.read(blob.storageKey, range) };
+    // Wherever the blob is now: a move repoints it only after its copy was verified.
+    return { file, body: this.stores.read(blob, range) };
   }
 
   /** One of the owner's files with this content, if any (a re-upload of it can complete at once). */
@@ -146,8 +153,7 @@ export class LibraryService {
   }
 
   readBlob(blob: Blob, range: ByteRange): AsyncIterable<Buffer> {
-    if (!canRead(this.store)) throw new FerryError('invalid_request', 'this storage cannot read blobs');
-    return this.store.read(blob.storageKey, range) as AsyncIterable<Buffer>;
+    return this.stores.read(blob, range);
   }
 
   async find(owner: Principal, id: string): Promise<StoredFile> {
@@ -194,13 +200,21 @@ export class LibraryService {
 
   /** Removes the bytes of blobs and uploads nothing references any more. Returns how many. */
   async sweepUnreferenced(batch = 100): Promise<number> {
-    if (!canTerminate(this.store)) return 0;
-    const keys = await this.meta.library.listDeadBlobs(batch);
-    for (const key of keys) {
-      await this.store.remove(key);
-      await this.meta.library.forgetDeadBlob(key);
+    const dead = await this.meta.library.listDeadBlobs(this.now(), batch);
+    let removed = 0;
+    for (const bytes of dead) {
+      // A transfer copying or reading these bytes holds the lock: it decides whether they live.
+      const lock = await this.locker.tryAcquire(blobLockKey(bytes.storageKey));
+      if (!lock) continue;
+      try {
+        if (!(await this.stores.remove(bytes))) continue;
+        await this.meta.library.forgetDeadBlob(bytes);
+        removed += 1;
+      } finally {
+        await lock.release();
+      }
     }
-    return keys.length;
+    return removed;
   }
 
   /**
@@ -209,7 +223,6 @@ export class LibraryService {
    * read per distinct content instead of hashing time on every upload.
    */
   async fillDigests(batch = 10): Promise<number> {
-    if (!canRead(this.store)) return 0;
     const blobs = await this.meta.library.listBlobsWithoutDigests(batch);
     for (const blob of blobs) await this.digestBlob(blob);
     return blobs.length;
@@ -220,8 +233,7 @@ export class LibraryService {
     let pending = this.digesting.get(blob.sha256);
     if (!pending) {
       pending = (async () => {
-        if (!canRead(this.store)) return null;
-        const digests = await extraDigests(this.store.read(blob.storageKey) as AsyncIterable<Buffer>);
+        const digests = await extraDigests(this.stores.read(blob));
         await this.meta.library.setBlobDigests(blob.sha256, digests);
         return digests;
       })().finally(() => this.digesting.delete(blob.sha256));

@@ -41,6 +41,7 @@ export interface FileRow {
 export interface BlobRow {
   sha256: string;
   storage_key: string;
+  store: string;
   size: number;
   refs: number;
   sha1: string | null;
@@ -174,6 +175,7 @@ export function fromBlobRow(row: BlobRow): Blob {
   return {
     sha256: row.sha256,
     storageKey: row.storage_key,
+    store: row.store,
     size: row.size,
     refs: row.refs,
     sha1: row.sha1,

@@ -1,5 +1,5 @@
 import type { TokenRecord, User } from '../core/account.js';
-import type { Blob, StoredFile } from '../core/file.js';
+import type { Blob, StoredBytes, StoredFile } from '../core/file.js';
 import type { Upload } from '../core/upload.js';
 
 /**
@@ -148,6 +148,16 @@ export interface UploadCompletion {
   readonly outbox?: readonly OutboxEntry[];
 }
 
+/** A blob's bytes copied from one store to another, to be pointed at (LibraryRecords.moveBlob). */
+export interface BlobMove {
+  readonly sha256: string;
+  readonly storageKey: string;
+  readonly from: string;
+  readonly to: string;
+  /** When the bytes left behind in `from` may be removed. */
+  readonly sourceDueAt: Date;
+}
+
 export interface ProofChallengeRecord {
   readonly uploadId: string;
   /** Opaque to the store: the library decides what a challenge is. */
@@ -185,9 +195,26 @@ export interface LibraryRecords {
   findBlobBySha1(sha1: string, scope: DedupScope): Promise<Blob | null>;
   setBlobDigests(sha256: string, digests: { sha1: string; md5: string }): Promise<void>;
   listBlobsWithoutDigests(limit: number): Promise<Blob[]>;
-  /** Bytes no blob or upload references any more, oldest first. */
-  listDeadBlobs(limit: number): Promise<string[]>;
-  forgetDeadBlob(storageKey: string): Promise<void>;
+  /**
+   * Bytes no blob or upload references any more that may be removed at `now`, earliest due first.
+   * Bytes a blob was moved away from, and bytes a copy is writing, come due later (see below).
+   */
+  listDeadBlobs(now: Date, limit: number): Promise<StoredBytes[]>;
+  forgetDeadBlob(bytes: StoredBytes): Promise<void>;
+  /** Blobs in store `from`, created before `createdBefore`, that no copy to `to` is planned for; oldest first. */
+  listBlobsToMove(from: string, to: string, createdBefore: Date, limit: number): Promise<Blob[]>;
+  /**
+   * Records that a copy of a blob is about to be written at `target`: those bytes are dead, due for
+   * removal at `dueAt`, unless moveBlob commits the copy first. A copy whose writer dies is so
+   * cleaned up by the sweep. Planning again moves `dueAt`.
+   */
+  planBlobCopy(target: StoredBytes, dueAt: Date): Promise<void>;
+  /**
+   * In one transaction: points the blob at its copy in `to` if it still has this storage key and
+   * is still in `from`, takes the copy off the dead list and queues the bytes in `from` for removal
+   * at `sourceDueAt`. False, changing nothing, when the blob is gone or elsewhere.
+   */
+  moveBlob(move: BlobMove): Promise<boolean>;
   putChallenge(record: ProofChallengeRecord): Promise<void>;
   /** Returns and deletes the challenge: each one can be answered once. */
   takeChallenge(uploadId: string): Promise<ProofChallengeRecord | null>;

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { BlobStores } from '../../src/core/blob-stores.js';
 import { LibraryService } from '../../src/core/library.js';
 import { UploadService, type UploadLimits } from '../../src/core/uploads.js';
 import { MemoryLocker } from '../../src/locks/memory.js';
@@ -30,7 +31,7 @@ export async function coreFixture(): Promise<CoreFixture> {
     store,
     meta,
     service: (limits = {}) => new UploadService({
-      store, meta, library: new LibraryService({ store, meta }), locker: new MemoryLocker(), limits: { ...TEST_LIMITS, ...limits },
+      store, meta, library: new LibraryService({ stores: new BlobStores(store), meta }), locker: new MemoryLocker(), limits: { ...TEST_LIMITS, ...limits },
     }),
     dispose: async () => {
       await meta.close();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, beforeEach } from 'node:test';
 import type { TokenRecord, User } from '../../src/core/account.js';
-import type { StoredFile } from '../../src/core/file.js';
+import { UPLOAD_STORE, type StoredFile } from '../../src/core/file.js';
 import { LOCAL_USER } from '../../src/core/principal.js';
 import { newUploadId, type Upload } from '../../src/core/upload.js';
 import type { FileQuery, MetaStore, UploadCompletion } from '../../src/meta/types.js';
@@ -127,7 +127,8 @@ export function fileQuery(overrides: Partial<FileQuery> = {}): FileQuery {
   return { sort: 'name', order: 'asc', nameContains: null, folder: null, limit: 100, offset: 0, ...overrides };
 }
 
-/** Every dead storage key, whatever the store's batch size. */
+/** Every dead storage key in the upload store, due or not, whatever the store's batch size. */
 export async function allDeadBlobs(store: MetaStore): Promise<string[]> {
-  return store.library.listDeadBlobs(10_000);
+  const dead = await store.library.listDeadBlobs(new Date(8.64e15), 10_000);
+  return dead.filter((bytes) => bytes.store === UPLOAD_STORE).map((bytes) => bytes.storageKey);
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isFerryError } from '../../src/core/errors.js';
-import type { Blob, StoredFile } from '../../src/core/file.js';
+import { UPLOAD_STORE, type Blob, type StoredFile } from '../../src/core/file.js';
 import type { Upload } from '../../src/core/upload.js';
 import type { MetaStore } from '../../src/meta/types.js';
 import {
@@ -36,7 +36,7 @@ export function libraryConformance(factory: StoreFactory): void {
       assert.deepEqual(await store().library.getFile(owner.id, file.id), file);
       const blob = await store().library.getBlob(file.sha256);
       assert.deepEqual(blob && { ...blob, createdAt: null }, {
-        sha256: file.sha256, storageKey: upload.id, size: 1000, refs: 1, sha1: null, md5: null, createdAt: null,
+        sha256: file.sha256, storageKey: upload.id, store: UPLOAD_STORE, size: 1000, refs: 1, sha1: null, md5: null, createdAt: null,
       });
       assert.deepEqual(await allDeadBlobs(store()), []);
     });
@@ -168,9 +168,9 @@ export function libraryConformance(factory: StoreFactory): void {
       await store().library.deleteFile(owner.id, file.id);
       assert.deepEqual((await allDeadBlobs(store())).sort(), [upload.id, keep.upload.id].sort());
 
-      await store().library.forgetDeadBlob(upload.id);
+      await store().library.forgetDeadBlob({ store: UPLOAD_STORE, storageKey: upload.id });
       assert.deepEqual(await allDeadBlobs(store()), [keep.upload.id]);
-      await store().library.forgetDeadBlob(randomId());
+      await store().library.forgetDeadBlob({ store: UPLOAD_STORE, storageKey: randomId() });
       assert.deepEqual(await allDeadBlobs(store()), [keep.upload.id]);
     });
 
@@ -180,8 +180,10 @@ export function libraryConformance(factory: StoreFactory): void {
       const copies = [];
       for (const minutes of [20, 30, 40]) copies.push(await storeFile(store(), owner.id, { sha256: sha256Of('x'), createdAt: at(minutes) }));
       const keys = copies.map((copy) => copy.upload.id);
-      assert.deepEqual(await store().library.listDeadBlobs(10), keys);
-      assert.deepEqual(await store().library.listDeadBlobs(2), keys.slice(0, 2));
+      const due = async (minutes: number, limit: number) => (await store().library.listDeadBlobs(at(minutes), limit)).map((bytes) => bytes.storageKey);
+      assert.deepEqual(await due(60, 10), keys);
+      assert.deepEqual(await due(60, 2), keys.slice(0, 2));
+      assert.deepEqual(await due(30, 10), keys.slice(0, 2), 'bytes not yet due are not listed');
     });
 
     it('stores content again as a new blob after its last file went', async () => {

@@ -6,6 +6,7 @@ import { fileConformance } from './conformance-files.js';
 import type { StoreFactory } from './conformance-fixtures.js';
 import { libraryConformance } from './conformance-library.js';
 import { outboxConformance } from './conformance-outbox.js';
+import { tieringConformance } from './conformance-tiering.js';
 import { uploadConformance } from './conformance-uploads.js';
 import { usageConformance } from './conformance-usage.js';
 
@@ -24,6 +25,7 @@ export function runMetaStoreConformance(name: string, factory: StoreFactory): vo
     blobConformance(factory);
     concurrencyConformance(factory);
     outboxConformance(factory);
+    tieringConformance(factory);
     usageConformance(factory);
   });
 }

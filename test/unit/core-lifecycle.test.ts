@@ -6,6 +6,7 @@ import { isFerryError } from '../../src/core/errors.js';
 import { UploadService } from '../../src/core/uploads.js';
 import { MemoryLocker } from '../../src/locks/memory.js';
 import { coreFixture, pieces, randomData, sha256, stallingBody, TEST_LIMITS, type CoreFixture } from '../helpers/core.js';
+import { BlobStores } from '../../src/core/blob-stores.js';
 import { LibraryService } from '../../src/core/library.js';
 import { LOCAL_USER } from '../../src/core/principal.js';
 
@@ -43,7 +44,7 @@ describe('UploadService lifecycle', () => {
 
   it('sweeps expired uploads and their bytes, leaving live and completed ones', async () => {
     let now = new Date('2026-03-01T00:00:00Z');
-    const uploads = new UploadService({ store: fx.store, meta: fx.meta, library: new LibraryService({ store: fx.store, meta: fx.meta }), locker: new MemoryLocker(), limits: TEST_LIMITS, now: () => now });
+    const uploads = new UploadService({ store: fx.store, meta: fx.meta, library: new LibraryService({ stores: new BlobStores(fx.store), meta: fx.meta }), locker: new MemoryLocker(), limits: TEST_LIMITS, now: () => now });
     const stale = await uploads.create(LOCAL_USER, { size: 10, metadata: {} });
     const done = await uploads.create(LOCAL_USER, { size: 3, metadata: {} });
     await uploads.append(LOCAL_USER, done.id, { offset: 0, body: pieces(Buffer.from('abc')) });
@@ -59,7 +60,7 @@ describe('UploadService lifecycle', () => {
 
   it('never sweeps, or cuts off, an upload that a request is still streaming into', async () => {
     let now = new Date('2026-03-01T00:00:00Z');
-    const uploads = new UploadService({ store: fx.store, meta: fx.meta, library: new LibraryService({ store: fx.store, meta: fx.meta }), locker: new MemoryLocker(), limits: TEST_LIMITS, now: () => now });
+    const uploads = new UploadService({ store: fx.store, meta: fx.meta, library: new LibraryService({ stores: new BlobStores(fx.store), meta: fx.meta }), locker: new MemoryLocker(), limits: TEST_LIMITS, now: () => now });
     const busy = await uploads.create(LOCAL_USER, { size: 10, metadata: {} });
     const body = stallingBody(Buffer.from('abc'));
     const streaming = uploads.append(LOCAL_USER, busy.id, { offset: 0, body });

@@ -1,8 +1,8 @@
 import { FerryError } from '../../core/errors.js';
-import type { Blob, StoredFile } from '../../core/file.js';
+import { UPLOAD_STORE, type Blob, type StoredBytes, type StoredFile } from '../../core/file.js';
 import type { Upload } from '../../core/upload.js';
 import { fromBlobRow, fromFileRow, fromUploadRow, SORT_COLUMN, toFileRow, type BlobRow, type FileRow } from '../rows.js';
-import type { DedupScope, FileQuery, LibraryRecords, ProofChallengeRecord, UploadCompletion } from '../types.js';
+import type { BlobMove, DedupScope, FileQuery, LibraryRecords, ProofChallengeRecord, UploadCompletion } from '../types.js';
 import { insertRow, type PostgresDatabase, type Queryable } from './database.js';
 import { insertOutbox } from './outbox.js';
 import { updateUploadRow } from './uploads.js';
@@ -31,7 +31,7 @@ export class PostgresLibraryRecords implements LibraryRecords {
       const blob = await takeReference(tx, completion);
       if (!blob) return null;
       const deduplicated = blob.storage_key !== storageKey;
-      if (deduplicated) await queueRemoval(tx, storageKey, file.createdAt);
+      if (deduplicated) await queueRemoval(tx, { store: UPLOAD_STORE, storageKey }, file.createdAt);
       const insert = insertRow('files', toFileRow(file));
       await tx.query(insert.text, insert.values);
       const upload = await updateUploadRow(tx, completion.uploadId, { ...completion.changes, fileId: file.id });
@@ -83,15 +83,15 @@ export class PostgresLibraryRecords implements LibraryRecords {
       if (!file) return false;
       // The count must be read under the lock it is written under: between a plain read and the
       // write, another node could take a reference this deletion would then drop with the blob.
-      const { rows: [blob] } = await tx.query<Pick<BlobRow, 'refs' | 'storage_key'>>(
-        'SELECT refs, storage_key FROM blobs WHERE sha256 = $1 FOR UPDATE',
+      const { rows: [blob] } = await tx.query<Pick<BlobRow, 'refs' | 'storage_key' | 'store'>>(
+        'SELECT refs, storage_key, store FROM blobs WHERE sha256 = $1 FOR UPDATE',
         [file.sha256],
       );
       if (blob!.refs > 1) {
         await tx.query('UPDATE blobs SET refs = refs - 1 WHERE sha256 = $1', [file.sha256]);
       } else {
         await tx.query('DELETE FROM blobs WHERE sha256 = $1', [file.sha256]);
-        await queueRemoval(tx, blob!.storage_key, new Date());
+        await queueRemoval(tx, { store: blob!.store, storageKey: blob!.storage_key }, new Date());
       }
       return true;
     });
@@ -149,13 +149,47 @@ export class PostgresLibraryRecords implements LibraryRecords {
     return rows.map(fromBlobRow);
   }
 
-  async listDeadBlobs(limit: number): Promise<string[]> {
-    const { rows } = await this.db.query<{ storage_key: string }>('SELECT storage_key FROM dead_blobs ORDER BY since LIMIT $1', [limit]);
-    return rows.map((row) => row.storage_key);
+  async listDeadBlobs(now: Date, limit: number): Promise<StoredBytes[]> {
+    const { rows } = await this.db.query<{ store: string; storage_key: string }>(
+      'SELECT store, storage_key FROM dead_bytes WHERE due_at <= $1 ORDER BY due_at, store, storage_key LIMIT $2',
+      [now.getTime(), limit],
+    );
+    return rows.map((row) => ({ store: row.store, storageKey: row.storage_key }));
   }
 
-  async forgetDeadBlob(storageKey: string): Promise<void> {
-    await this.db.query('DELETE FROM dead_blobs WHERE storage_key = $1', [storageKey]);
+  async forgetDeadBlob(bytes: StoredBytes): Promise<void> {
+    await this.db.query('DELETE FROM dead_bytes WHERE store = $1 AND storage_key = $2', [bytes.store, bytes.storageKey]);
+  }
+
+  async listBlobsToMove(from: string, to: string, createdBefore: Date, limit: number): Promise<Blob[]> {
+    const { rows } = await this.db.query<BlobRow>(
+      `SELECT b.* FROM blobs b WHERE b.store = $1 AND b.created_at < $2
+         AND NOT EXISTS (SELECT 1 FROM dead_bytes d WHERE d.store = $3 AND d.storage_key = b.storage_key)
+       ORDER BY b.created_at, b.sha256 LIMIT $4`,
+      [from, createdBefore.getTime(), to, limit],
+    );
+    return rows.map(fromBlobRow);
+  }
+
+  async planBlobCopy(target: StoredBytes, dueAt: Date): Promise<void> {
+    await this.db.query(
+      `INSERT INTO dead_bytes (store, storage_key, due_at) VALUES ($1, $2, $3)
+       ON CONFLICT (store, storage_key) DO UPDATE SET due_at = excluded.due_at`,
+      [target.store, target.storageKey, dueAt.getTime()],
+    );
+  }
+
+  async moveBlob(move: BlobMove): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const { rowCount } = await tx.query(
+        'UPDATE blobs SET store = $1 WHERE sha256 = $2 AND storage_key = $3 AND store = $4',
+        [move.to, move.sha256, move.storageKey, move.from],
+      );
+      if (!rowCount) return false;
+      await tx.query('DELETE FROM dead_bytes WHERE store = $1 AND storage_key = $2', [move.to, move.storageKey]);
+      await queueRemoval(tx, { store: move.from, storageKey: move.storageKey }, move.sourceDueAt);
+      return true;
+    });
   }
 
   async putChallenge(record: ProofChallengeRecord): Promise<void> {
@@ -194,6 +228,9 @@ async function takeReference(tx: Queryable, completion: UploadCompletion): Promi
   return blob ?? null;
 }
 
-function queueRemoval(tx: Queryable, storageKey: string, since: Date): Promise<unknown> {
-  return tx.query('INSERT INTO dead_blobs (storage_key, since) VALUES ($1, $2) ON CONFLICT DO NOTHING', [storageKey, since.getTime()]);
+function queueRemoval(tx: Queryable, bytes: StoredBytes, dueAt: Date): Promise<unknown> {
+  return tx.query(
+    'INSERT INTO dead_bytes (store, storage_key, due_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+    [bytes.store, bytes.storageKey, dueAt.getTime()],
+  );
 }

@@ -132,4 +132,14 @@ export const MIGRATIONS: readonly string[] = [
   `CREATE INDEX blobs_sha1 ON blobs (sha1);`,
   // Storage usage per user (quotas): the uploads that hold bytes without a library file.
   `CREATE INDEX uploads_owner_held ON uploads (owner_id) WHERE file_id IS NULL AND state IN ('open', 'paused', 'completed');`,
+  // Tiering: a blob's bytes may be in another store than the one uploads go to; bytes to remove
+  // are named by store and come due at a time (a moved blob's old copy outlives downloads in flight).
+  `ALTER TABLE blobs ADD COLUMN store text NOT NULL DEFAULT 'upload';
+   CREATE INDEX blobs_store ON blobs (store, created_at);
+   ALTER TABLE dead_blobs RENAME TO dead_bytes;
+   ALTER TABLE dead_bytes RENAME COLUMN since TO due_at;
+   ALTER TABLE dead_bytes ADD COLUMN store text NOT NULL DEFAULT 'upload';
+   ALTER TABLE dead_bytes DROP CONSTRAINT dead_blobs_pkey;
+   ALTER TABLE dead_bytes ADD PRIMARY KEY (store, storage_key);
+   ALTER INDEX dead_blobs_since RENAME TO dead_bytes_due;`,
 ];

@@ -1,6 +1,6 @@
 import { FerryError } from '../../core/errors.js';
-import type { Blob, StoredFile } from '../../core/file.js';
-import type { DedupScope, FileQuery, LibraryRecords, ProofChallengeRecord, UploadCompletion } from '../types.js';
+import { UPLOAD_STORE, type Blob, type StoredBytes, type StoredFile } from '../../core/file.js';
+import type { BlobMove, DedupScope, FileQuery, LibraryRecords, ProofChallengeRecord, UploadCompletion } from '../types.js';
 import type { Upload } from '../../core/upload.js';
 import { fromBlobRow, fromFileRow, fromUploadRow, SORT_COLUMN, toFileRow, type BlobRow, type FileRow, type UploadRow } from '../rows.js';
 import { updateUploadRow } from './uploads.js';
@@ -33,7 +33,7 @@ export class SqliteLibraryRecords implements LibraryRecords {
       const blob = this.blobRow(file.sha256);
       if (blob) {
         this.db.prepare('UPDATE blobs SET refs = refs + 1 WHERE sha256 = ?').run(file.sha256);
-        this.queueRemoval(storageKey, file.createdAt);
+        this.queueRemoval({ store: UPLOAD_STORE, storageKey }, file.createdAt);
       } else if (completion.onlyIfStored) {
         return null;
       } else {
@@ -91,7 +91,7 @@ export class SqliteLibraryRecords implements LibraryRecords {
         this.db.prepare('UPDATE blobs SET refs = refs - 1 WHERE sha256 = ?').run(file.sha256);
       } else {
         this.db.prepare('DELETE FROM blobs WHERE sha256 = ?').run(file.sha256);
-        this.queueRemoval(blob.storage_key, new Date());
+        this.queueRemoval({ store: blob.store, storageKey: blob.storage_key }, new Date());
       }
       return true;
     });
@@ -154,13 +154,47 @@ export class SqliteLibraryRecords implements LibraryRecords {
     return rows.map(fromBlobRow);
   }
 
-  async listDeadBlobs(limit: number): Promise<string[]> {
-    return this.db.prepare('SELECT storage_key FROM dead_blobs ORDER BY since LIMIT ?').pluck().all(limit) as string[];
+  async listDeadBlobs(now: Date, limit: number): Promise<StoredBytes[]> {
+    const rows = this.db
+      .prepare('SELECT store, storage_key FROM dead_bytes WHERE due_at <= ? ORDER BY due_at, store, storage_key LIMIT ?')
+      .all(now.getTime(), limit) as { store: string; storage_key: string }[];
+    return rows.map((row) => ({ store: row.store, storageKey: row.storage_key }));
   }
 
-  async forgetDeadBlob(storageKey: string): Promise<void> {
+  async forgetDeadBlob(bytes: StoredBytes): Promise<void> {
     await this.sqlite.write(() => {
-      this.db.prepare('DELETE FROM dead_blobs WHERE storage_key = ?').run(storageKey);
+      this.db.prepare('DELETE FROM dead_bytes WHERE store = ? AND storage_key = ?').run(bytes.store, bytes.storageKey);
+    });
+  }
+
+  async listBlobsToMove(from: string, to: string, createdBefore: Date, limit: number): Promise<Blob[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT b.* FROM blobs b WHERE b.store = ? AND b.created_at < ?
+           AND NOT EXISTS (SELECT 1 FROM dead_bytes d WHERE d.store = ? AND d.storage_key = b.storage_key)
+         ORDER BY b.created_at, b.sha256 LIMIT ?`,
+      )
+      .all(from, createdBefore.getTime(), to, limit) as BlobRow[];
+    return rows.map(fromBlobRow);
+  }
+
+  async planBlobCopy(target: StoredBytes, dueAt: Date): Promise<void> {
+    await this.sqlite.write(() => {
+      this.db
+        .prepare('INSERT INTO dead_bytes (store, storage_key, due_at) VALUES (?, ?, ?) ON CONFLICT (store, storage_key) DO UPDATE SET due_at = excluded.due_at')
+        .run(target.store, target.storageKey, dueAt.getTime());
+    });
+  }
+
+  async moveBlob(move: BlobMove): Promise<boolean> {
+    return this.sqlite.write(() => {
+      const moved = this.db
+        .prepare('UPDATE blobs SET store = ? WHERE sha256 = ? AND storage_key = ? AND store = ?')
+        .run(move.to, move.sha256, move.storageKey, move.from).changes;
+      if (moved === 0) return false;
+      this.db.prepare('DELETE FROM dead_bytes WHERE store = ? AND storage_key = ?').run(move.to, move.storageKey);
+      this.queueRemoval({ store: move.from, storageKey: move.storageKey }, move.sourceDueAt);
+      return true;
     });
   }
 
@@ -187,7 +221,7 @@ export class SqliteLibraryRecords implements LibraryRecords {
     return (this.db.prepare('SELECT * FROM blobs WHERE sha256 = ?').get(sha256) as BlobRow | undefined) ?? null;
   }
 
-  private queueRemoval(storageKey: string, since: Date): void {
-    this.db.prepare('INSERT OR IGNORE INTO dead_blobs (storage_key, since) VALUES (?, ?)').run(storageKey, since.getTime());
+  private queueRemoval(bytes: StoredBytes, dueAt: Date): void {
+    this.db.prepare('INSERT OR IGNORE INTO dead_bytes (store, storage_key, due_at) VALUES (?, ?, ?)').run(bytes.store, bytes.storageKey, dueAt.getTime());
   }
 }

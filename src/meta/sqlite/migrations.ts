@@ -131,4 +131,17 @@ export const MIGRATIONS: readonly string[] = [
   `CREATE INDEX blobs_sha1 ON blobs (sha1);`,
   // Storage usage per user (quotas): the uploads that hold bytes without a library file.
   `CREATE INDEX uploads_owner_held ON uploads (owner_id) WHERE file_id IS NULL AND state IN ('open', 'paused', 'completed');`,
+  // Tiering: a blob's bytes may be in another store than the one uploads go to; bytes to remove
+  // are named by store and come due at a time (a moved blob's old copy outlives downloads in flight).
+  `ALTER TABLE blobs ADD COLUMN store TEXT NOT NULL DEFAULT 'upload';
+   CREATE INDEX blobs_store ON blobs (store, created_at);
+   CREATE TABLE dead_bytes (
+     store       TEXT NOT NULL,
+     storage_key TEXT NOT NULL,
+     due_at      INTEGER NOT NULL,
+     PRIMARY KEY (store, storage_key)
+   ) WITHOUT ROWID;
+   INSERT INTO dead_bytes (store, storage_key, due_at) SELECT 'upload', storage_key, since FROM dead_blobs;
+   DROP TABLE dead_blobs;
+   CREATE INDEX dead_bytes_due ON dead_bytes (due_at);`,
 ];
