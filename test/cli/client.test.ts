@@ -39,14 +39,17 @@ function ferry(args: string[], env: Record<string, string>, options: { stdin?: s
   });
 }
 
-/** PUTs of chunks the server has answered, from its metrics. */
-async function chunkPuts(url: string): Promise<number> {
+/** Requests the server has answered with this method on routes containing `route`, from its metrics. */
+async function answered(url: string, method: string, route: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   return text
     .split('\n')
-    .filter((line) => line.startsWith('ferry_http_request_duration_seconds_count') && line.includes('chunks') && line.includes('method="PUT"'))
+    .filter((line) => line.startsWith('ferry_http_request_duration_seconds_count') && line.includes(route) && line.includes(`method="${method}"`))
     .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
 }
+
+/** PUTs of chunks the server has answered. */
+const chunkPuts = (url: string) => answered(url, 'PUT', 'chunks');
 
 /**
  * A proxy to `target` that holds the first chunk PUTs until `width` of them are in flight at once,
@@ -206,6 +209,44 @@ describe('ferry client commands against a server process', () => {
     assert.equal(sha256(await readFile(partial)), sha256(bytes));
     const human = await ferry(['get', file!.id, partial], env);
     assert.match(human.stdout, /^saved big\.bin \(24 MiB\) to .*partial\.bin\n$/);
+  });
+
+  it('resumes a tus upload interrupted with SIGINT from the offset the server holds', async () => {
+    const path = join(dir, 'tus-big.bin');
+    const bytes = randomBytes(16 * 1024 * 1024);
+    await writeFile(path, bytes);
+    const token = (JSON.parse(await readFile(env.FERRY_CLIENT_CONFIG!, 'utf8')) as { token: string }).token;
+    const offsetOf = async (url: string) => Number((await fetch(url, { method: 'HEAD', headers: { 'tus-resumable': '1.0.0', authorization: `Bearer ${token}` } })).headers.get('upload-offset'));
+    const args = ['upload', path, '--protocol', 'tus', '--chunk-size', '64K', '--json'];
+
+    // Watched through the metrics: a HEAD would make the server cut the PATCH in flight.
+    const patchesBefore = await answered(server.url, 'PATCH', 'files');
+    let url = '';
+    const first = await ferry(args, env, {
+      onStart: (child) => {
+        void (async () => {
+          for (let i = 0; i < 1000 && child.exitCode === null; i += 1) {
+            await new Promise((resolve) => setTimeout(resolve, 10));
+            const state = await readFile(env.FERRY_CLIENT_STATE!, 'utf8').catch(() => '{}');
+            url ||= (Object.values(JSON.parse(state) as Record<string, { tusUrl?: string }>).find((saved) => saved.tusUrl)?.tusUrl ?? '');
+            if (url && (await answered(server.url, 'PATCH', 'files')) - patchesBefore >= 20) {
+              child.kill('SIGINT');
+              return;
+            }
+          }
+        })();
+      },
+    });
+    assert.equal(first.code, 130, first.stderr);
+    assert.equal((JSON.parse(first.stdout) as { interrupted: boolean }).interrupted, true);
+    const stored = await offsetOf(url);
+    assert.ok(stored >= 20 * CHUNK && stored < bytes.length, `${stored} of ${bytes.length} stored`);
+
+    const second = await ferry(args, env);
+    assert.equal(second.code, 0, second.stderr);
+    const [file] = (JSON.parse(second.stdout) as { files: { resumed: boolean; uploadId: string; sentBytes: number; sha256: string }[] }).files;
+    assert.deepEqual([file!.resumed, file!.uploadId, file!.sentBytes], [true, url.split('/').pop(), bytes.length - stored]);
+    assert.equal(file!.sha256, sha256(bytes));
   });
 
   it('keeps --parallel N chunks in flight at once', async () => {
