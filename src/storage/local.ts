@@ -22,7 +22,7 @@ export class LocalBlobStore implements FullBlobStore {
 
   async create(id: string): Promise<void> {
     const path = this.pathOf(id);
-    await mkdir(join(this.root, id.slice(0, 2)), { recursive: true });
+    await mkdir(join(this.root, id.slice(0, 2)), { recursive: true }).catch(mapFsError);
     const handle = await open(path, 'wx').catch(mapFsError);
     await handle.close();
   }
@@ -56,6 +56,8 @@ export class LocalBlobStore implements FullBlobStore {
     try {
       await handle.truncate(length);
       await handle.datasync();
+    } catch (err) {
+      mapFsError(err);
     } finally {
       await handle.close();
     }

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { FerryError } from '../../core/errors.js';
 import { MIGRATIONS } from './migrations.js';
 
 /**
@@ -30,11 +31,19 @@ export class SqliteDatabase {
     migrate(this.db);
   }
 
-  /** Runs `work` as one transaction and resolves once it is durable. */
+  /**
+   * Runs `work` as one transaction and resolves once it is durable. On a full disk SQLite rolls the
+   * transaction back and reports SQLITE_FULL: the records stay as they were, and the caller hears
+   * storage_full (507) rather than an unknown error.
+   */
   async write<T>(work: () => T): Promise<T> {
-    const result = this.db.transaction(work)();
-    await this.flush();
-    return result;
+    try {
+      const result = this.db.transaction(work)();
+      await this.flush();
+      return result;
+    } catch (err) {
+      throw diskFull(err) ?? err;
+    }
   }
 
   async close(): Promise<void> {
@@ -66,6 +75,12 @@ export class SqliteDatabase {
     this.wal ??= open(this.walPath!, 'r');
     await (await this.wal).datasync();
   }
+}
+
+function diskFull(err: unknown): FerryError | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code !== 'SQLITE_FULL' && code !== 'ENOSPC' && code !== 'EDQUOT') return null;
+  return new FerryError('storage_full', 'the disk of the metadata database is full', { cause: err });
 }
 
 function migrate(db: Database.Database): void {
