@@ -231,6 +231,20 @@ describe('client SDK over tus 1.0 against a running server', () => {
     assert.ok([404, 410].includes(gone.status), String(gone.status));
   });
 
+  it('sends no Upload-Checksum to a server that does not offer sha256, and refuses an endpoint that does not speak tus', async () => {
+    const { path, bytes } = await file('plain.bin', 2 * PIECE);
+    const discovery = (headers: Record<string, string>) => recordingFetch((call) => (call.method === 'OPTIONS' ? new Response(null, { status: 204, headers }) : undefined));
+    const plain = discovery({ 'tus-version': '1.0.0', 'tus-extension': 'creation,termination', 'tus-checksum-algorithm': 'sha256' });
+    const result = await new FerryClient({ baseUrl: server.url, token, fetch: plain.fetchImpl }).upload(path, { protocol: 'tus', chunkSize: PIECE });
+    assert.equal(plain.patches().length, 2);
+    assert.ok(plain.patches().every((call) => call.headers['upload-checksum'] === undefined));
+    assert.equal(await storedSha256(result.file.id), sha256(bytes));
+
+    const other = discovery({ 'tus-version': '0.2.2' });
+    await assert.rejects(new FerryClient({ baseUrl: server.url, token, fetch: other.fetchImpl }).upload(path, { protocol: 'tus' }), /does not speak tus 1\.0\.0/);
+    assert.deepEqual(other.calls.map((call) => call.method), ['OPTIONS']);
+  });
+
   it('completes an empty file, and without a token gets the 401', async () => {
     const empty = await file('empty.bin', 0);
     const result = await new FerryClient({ baseUrl: server.url, token }).upload(empty.path, { protocol: 'tus' });
