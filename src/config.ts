@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 /**
@@ -85,6 +86,28 @@ export interface Config {
   readonly amqpPrefix: string;
   /** `all`: HTTP and background jobs; `api`: HTTP only (jobs are published); `worker`: jobs, and only health and metrics over HTTP. */
   readonly role: 'all' | 'api' | 'worker';
+  /** A request's headers must arrive within this (408 after it). */
+  readonly headersTimeoutSeconds: number;
+  /** A request body that sends nothing for this long while the server waits for it is ended (its bytes so far are kept). */
+  readonly idleTimeoutSeconds: number;
+  /**
+   * Slowest a body may trickle in, averaged over each idleTimeoutSeconds the server spends waiting
+   * for it; 0 for no floor. There is no limit on a request's total time: large uploads over bad
+   * networks are what Ferry is for.
+   */
+  readonly minBodyBytesPerSecond: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveTimeoutSeconds: number;
+  /** Largest request head (request line and headers), in bytes; more answers 431. */
+  readonly maxHeaderBytes: number;
+  /** Requests counted per user and per client address in windows of this length. */
+  readonly rateLimitWindowSeconds: number;
+  /** Requests one user may make per window; 0 for no limit. */
+  readonly rateLimitPerUser: number;
+  /** Requests one client address may make per window; 0 for no limit. */
+  readonly rateLimitPerAddress: number;
+  /** Addresses of proxies whose X-Forwarded-For names the client (exact IPs); empty to use the peer address. */
+  readonly trustedProxies: readonly string[];
 }
 
 export const DEFAULTS: Config = {
@@ -128,6 +151,15 @@ export const DEFAULTS: Config = {
   amqpUrl: null,
   amqpPrefix: 'ferry',
   role: 'all',
+  headersTimeoutSeconds: 30,
+  idleTimeoutSeconds: 60,
+  minBodyBytesPerSecond: 500,
+  keepAliveTimeoutSeconds: 65,
+  maxHeaderBytes: 16 * 1024,
+  rateLimitWindowSeconds: 60,
+  rateLimitPerUser: 20_000,
+  rateLimitPerAddress: 60_000,
+  trustedProxies: [],
 };
 
 type Parser<K extends keyof Config> = (raw: string, name: string) => Config[K];
@@ -232,6 +264,18 @@ const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
     parse: (raw, name) => (/^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$/.test(raw) ? raw : fail(name, raw, 'letters, digits, dots, dashes and underscores')),
   },
   role: { env: 'FERRY_ROLE', parse: oneOf(ROLES) },
+  headersTimeoutSeconds: { env: 'FERRY_HEADERS_TIMEOUT_SECONDS', parse: (raw, name) => integer(raw, name, 1, 3600) },
+  idleTimeoutSeconds: { env: 'FERRY_IDLE_TIMEOUT_SECONDS', parse: (raw, name) => integer(raw, name, 1, 24 * 3600) },
+  minBodyBytesPerSecond: { env: 'FERRY_MIN_BODY_BYTES_PER_SECOND', parse: (raw, name) => integer(raw, name, 0) },
+  keepAliveTimeoutSeconds: { env: 'FERRY_KEEP_ALIVE_TIMEOUT_SECONDS', parse: (raw, name) => integer(raw, name, 1, 3600) },
+  maxHeaderBytes: { env: 'FERRY_MAX_HEADER_BYTES', parse: (raw, name) => integer(raw, name, 1024, 1024 * 1024) },
+  rateLimitWindowSeconds: { env: 'FERRY_RATE_LIMIT_WINDOW_SECONDS', parse: (raw, name) => integer(raw, name, 1, 24 * 3600) },
+  rateLimitPerUser: { env: 'FERRY_RATE_LIMIT_PER_USER', parse: (raw, name) => integer(raw, name, 0) },
+  rateLimitPerAddress: { env: 'FERRY_RATE_LIMIT_PER_ADDRESS', parse: (raw, name) => integer(raw, name, 0) },
+  trustedProxies: {
+    env: 'FERRY_TRUSTED_PROXIES',
+    parse: (raw, name) => raw.split(',').map((address) => address.trim()).filter(Boolean).map((address) => (isIP(address) ? address : fail(name, address, 'IP addresses separated by commas'))),
+  },
 };
 
 export class ConfigError extends Error {

@@ -16,6 +16,7 @@ import { HttpReply, HttpRequest } from './exchange.js';
 import { registerFileRoutes } from './files-routes.js';
 import { registerFilestoreRoutes } from './filestore/routes.js';
 import { registerFuploadRoutes, type FuploadServices } from './fupload/routes.js';
+import { applyConnectionLimits, checkHeaderLimits, serverOptions, watchBody } from './limits.js';
 import { Metrics } from './metrics.js';
 import { Router, type Handler } from './router.js';
 
@@ -52,6 +53,7 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
   const log = pino({ level: config.logLevel, base: undefined });
   const metrics = new Metrics(uploads.events);
   const router = new Router();
+  const pace = { idleMs: config.idleTimeoutSeconds * 1000, minBytesPerSecond: config.minBodyBytesPerSecond };
   registerFileRoutes(router, ctx);
   registerFilestoreRoutes(router, ctx);
   registerApi(router, ctx);
@@ -88,6 +90,7 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
     }
     const request = new HttpRequest(raw, log);
     const reply = new HttpReply(response);
+    if (declaresBody(raw)) watchBody(raw, pace, (cut) => log.info({ method: request.method, path: request.path, cut }, 'request body stalled; ended it'));
     response.once('close', () => {
       log.info({ method: request.method, path: request.path, status: response.statusCode, ms: Math.round(reply.elapsedMs) }, 'request');
     });
@@ -96,6 +99,7 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
       // A CORS preflight can name any API route; the CORS headers are the whole answer.
       const handler = router.match(request) ?? (request.method === 'OPTIONS' ? preflight : null);
       applyCors(request, reply, config.corsOrigins);
+      checkHeaderLimits(request);
       if (!handler) throw new FerryError('not_found', 'no such resource');
       await handler(request, reply);
     } catch (err) {
@@ -107,10 +111,14 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
   const preflight: Handler = async (_request, reply) => {
     await reply.code(204).send();
   };
-  const server = createServer((raw, response) => void handle(raw, response));
-  // Uploads of any size over slow links: no overall deadline on a request, only on its headers.
-  server.requestTimeout = 0;
+  const server = createServer(serverOptions(config), (raw, response) => void handle(raw, response));
+  applyConnectionLimits(server, config);
   return { server, log };
+}
+
+function declaresBody(raw: IncomingMessage): boolean {
+  const length = raw.headers['content-length'];
+  return raw.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 function withDeadline(check: Promise<void>, ms: number, name: string): Promise<void> {

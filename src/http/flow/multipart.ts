@@ -3,6 +3,8 @@ import type { Readable } from 'node:stream';
 import { FerryError } from '../../core/errors.js';
 import type { HttpRequest } from '../exchange.js';
 
+const FIELD_BYTES = 4096;
+
 export interface FilePart {
   readonly stream: Readable;
   readonly mimeType: string;
@@ -20,18 +22,27 @@ export async function receiveMultipart<T>(
 ): Promise<T> {
   let parser: busboy.Busboy;
   try {
-    parser = busboy({ headers: request.headers, limits: { fields: 50, fieldSize: 4096, files: 1, parts: 60 } });
+    parser = busboy({ headers: request.headers, limits: { fields: 50, fieldSize: FIELD_BYTES, files: 1, parts: 60 } });
   } catch {
     throw new FerryError('invalid_request', 'the body is not multipart/form-data with a boundary');
   }
   const fields: Record<string, string> = {};
   let handled: Promise<T> | null = null;
+  let refused = false;
   const parsed = new Promise<void>((resolve, reject) => {
-    parser.on('field', (name, value) => { fields[name] = value; });
+    // A field cut short by the limit would be taken for another value (an identifier, a name): the
+    // form is refused instead, and its file is not taken.
+    parser.on('field', (name, value, info) => {
+      if (!info.nameTruncated && !info.valueTruncated) fields[name] = value;
+      else if (!handled && !refused) {
+        refused = true;
+        reject(new FerryError('invalid_request', `the form field ${name.slice(0, 40)} is longer than ${FIELD_BYTES} bytes`));
+      }
+    });
     parser.on('file', (name, stream, info) => {
       // Its errors reach whoever reads it; stopping the parser early must not leave one unheard.
       stream.on('error', () => undefined);
-      if (name !== fileField || handled) {
+      if (name !== fileField || handled || refused) {
         stream.resume();
         return;
       }
