@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { send } from '../helpers/http-client.js';
 import { draft, metadataHeader, TUS, tusCreate, tusPatch } from '../helpers/http-tus.js';
 import { NativeClient, sha256Hex, type UploadJson } from '../helpers/native-client.js';
@@ -14,6 +15,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createUser, type TestUser } from '../helpers/users.js';
 
 const QUOTA = 100_000;
+const DATABASE_URL = process.env.FERRY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const FUPLOAD_TOKEN = 'quota-business-server';
 
 interface ErrorJson {
@@ -208,6 +210,34 @@ describe('storage quota', () => {
     const answers = await Promise.all(Array.from({ length: 8 }, () =>
       send(server.endpoint, { method: 'POST', headers: { ...TUS, ...judy.auth, 'Upload-Length': 30_000 } })));
     assert.deepEqual(answers.map((res) => res.status).sort(), [201, 201, 201, 507, 507, 507, 507, 507]);
+  });
+});
+
+describe('storage quota on two nodes sharing PostgreSQL', () => {
+  const admin = new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
+  const schema = `ferry_quota_${randomBytes(6).toString('hex')}`;
+  let nodes: TestServer[] = [];
+  before(async () => {
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const url = new URL(DATABASE_URL);
+    url.searchParams.set('options', `-c search_path=${schema}`);
+    for (let i = 0; i < 2; i++) nodes.push(await startTestServer({ auth: 'required', quotaBytes: QUOTA, maxOpenUploads: 5, databaseUrl: url.toString() }));
+  });
+  after(async () => {
+    await Promise.all(nodes.map((node) => node.stop()));
+    nodes = [];
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+  });
+
+  it('creations racing on both nodes never reserve past the quota or the upload limit', async () => {
+    const user = await createUser(nodes[0]!, 'two-nodes');
+    const create = (i: number, size: number) =>
+      send(nodes[i % 2]!.endpoint, { method: 'POST', headers: { ...TUS, ...user.auth, 'Upload-Length': size } });
+    const bySize = await Promise.all(Array.from({ length: 10 }, (_, i) => create(i, 30_000)));
+    assert.deepEqual(bySize.map((res) => res.status).sort(), [201, 201, 201, 507, 507, 507, 507, 507, 507, 507]);
+    const byCount = await Promise.all(Array.from({ length: 6 }, (_, i) => create(i, 1)));
+    assert.deepEqual(byCount.map((res) => res.status).sort(), [201, 201, 429, 429, 429, 429]);
   });
 });
 
