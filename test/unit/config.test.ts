@@ -29,6 +29,18 @@ describe('config', () => {
     assert.throws(() => loadConfig({ FERRY_PUBLIC_URL: 'not a url' }), /FERRY_PUBLIC_URL/);
   });
 
+  it('takes a tier store only if it is another store than the upload store, with its settings', () => {
+    const s3 = { FERRY_S3_BUCKET: 'b', FERRY_S3_ACCESS_KEY: 'k', FERRY_S3_SECRET_KEY: 's' };
+    assert.equal(loadConfig({}).tierStorage, null);
+    const tiered = loadConfig({ ...s3, FERRY_TIER_STORAGE: 's3', FERRY_TIER_AFTER_SECONDS: '3600' });
+    assert.deepEqual([tiered.storage, tiered.tierStorage, tiered.tierAfterSeconds], ['local', 's3', 3600]);
+    assert.equal(loadConfig({ ...s3, FERRY_STORAGE: 's3', FERRY_TIER_STORAGE: 'local' }).tierStorage, 'local');
+    assert.throws(() => loadConfig({ FERRY_TIER_STORAGE: 'local' }), /FERRY_TIER_STORAGE must name another store/);
+    assert.throws(() => loadConfig({ FERRY_TIER_STORAGE: 's3' }), /FERRY_TIER_STORAGE=s3 needs FERRY_S3_BUCKET/);
+    assert.throws(() => loadConfig({ FERRY_TIER_STORAGE: 'tape' }), /FERRY_TIER_STORAGE.*one of local, s3/);
+    assert.throws(() => loadConfig({ ...s3, FERRY_TIER_STORAGE: 's3', FERRY_TIER_AFTER_SECONDS: '-1' }), /FERRY_TIER_AFTER_SECONDS/);
+  });
+
   it('reads a JSON config file, which the environment overrides', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-config-'));
     try {
