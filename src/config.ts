@@ -86,6 +86,11 @@ export interface Config {
   readonly amqpPrefix: string;
   /** `all`: HTTP and background jobs; `api`: HTTP only (jobs are published); `worker`: jobs, and only health and metrics over HTTP. */
   readonly role: 'all' | 'api' | 'worker';
+  /**
+   * On SIGTERM, how long requests in flight may go on before streaming bodies are cut (keeping their
+   * durable bytes and offsets). An orchestrator's kill deadline must leave room for this.
+   */
+  readonly shutdownGraceSeconds: number;
   /** A request's headers must arrive within this (408 after it). */
   readonly headersTimeoutSeconds: number;
   /** A request body that sends nothing for this long while the server waits for it is ended (its bytes so far are kept). */
@@ -151,6 +156,7 @@ export const DEFAULTS: Config = {
   amqpUrl: null,
   amqpPrefix: 'ferry',
   role: 'all',
+  shutdownGraceSeconds: 25,
   headersTimeoutSeconds: 30,
   idleTimeoutSeconds: 60,
   minBodyBytesPerSecond: 500,
@@ -264,6 +270,7 @@ const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
     parse: (raw, name) => (/^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$/.test(raw) ? raw : fail(name, raw, 'letters, digits, dots, dashes and underscores')),
   },
   role: { env: 'FERRY_ROLE', parse: oneOf(ROLES) },
+  shutdownGraceSeconds: { env: 'FERRY_SHUTDOWN_GRACE_SECONDS', parse: (raw, name) => integer(raw, name, 0, 3600) },
   headersTimeoutSeconds: { env: 'FERRY_HEADERS_TIMEOUT_SECONDS', parse: (raw, name) => integer(raw, name, 1, 3600) },
   idleTimeoutSeconds: { env: 'FERRY_IDLE_TIMEOUT_SECONDS', parse: (raw, name) => integer(raw, name, 1, 24 * 3600) },
   minBodyBytesPerSecond: { env: 'FERRY_MIN_BODY_BYTES_PER_SECOND', parse: (raw, name) => integer(raw, name, 0) },

@@ -8,14 +8,18 @@ import { blobTransferOf } from './core/tiering.js';
 import { Webhooks } from './core/webhooks.js';
 import type { UploadService } from './core/uploads.js';
 import { buildApp } from './http/app.js';
+import { OPERATIONAL_PATHS } from './http/drain.js';
 import { Deliverer } from './jobs/deliveries.js';
 import { FERRY_JOB_KINDS, FERRY_JOBS, runFerryJobs } from './jobs/ferry-jobs.js';
 import { InProcessJobQueue, type JobQueue } from './jobs/queue.js';
 import type { MetaStore } from './meta/types.js';
 import { wireServices } from './services.js';
 
-const SHUTDOWN_GRACE_MS = 5_000;
-const OPERATIONAL_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+/**
+ * After the grace period, how long the cut requests get to flush their bytes, record their offsets
+ * and answer before every connection is closed (a download to a slow client is simply cut).
+ */
+const CUT_FLUSH_MS = 5_000;
 /** Failed deliveries come due on their own schedule: the outbox is looked at often, and cheaply. */
 const DELIVERY_POLL_MS = 1_000;
 
@@ -40,7 +44,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const { meta, events, uploads, library, accounts, tiering } = wired;
   await uploads.ready();
   const readiness = new Map(Object.entries(wired.readiness));
-  const { server, log } = buildApp(config, wired, readiness);
+  const { server, log, drain } = buildApp(config, wired, readiness);
+  readiness.set('shutdown', () => (drain.draining ? Promise.reject(new Error('shutting down')) : Promise.resolve()));
   const jobs: JobQueue = config.amqpUrl
     ? (await import('./jobs/amqp.js')).AmqpJobQueue.start({ url: config.amqpUrl, prefix: config.amqpPrefix, kinds: FERRY_JOB_KINDS, log })
     : new InProcessJobQueue(log, FERRY_JOB_KINDS);
@@ -101,13 +106,18 @@ export async function startServer(config: Config): Promise<RunningServer> {
     jobs,
     url: `http://${host}:${port}`,
     close: async () => {
-      uploads.stopAppends();
+      // No new connections, no new requests on open ones; the requests in flight go on for a while.
+      drain.begin();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      // Requests that still hold on (a download to a slow client) get a short grace period.
-      const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      if (!(await drain.settled(config.shutdownGraceSeconds * 1000))) {
+        // Cut like a client that went away: each streaming body keeps its durable bytes and records
+        // its offset, releases its lock, and the client resumes on another node.
+        uploads.stopAppends();
+        await drain.settled(CUT_FLUSH_MS);
+      }
+      server.closeAllConnections();
       await closed;
-      clearTimeout(grace);
       await jobs.close();
       await wired.close();
     },

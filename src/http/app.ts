@@ -11,6 +11,7 @@ import { registerApi } from './api/index.js';
 import { createAuthenticator } from './auth.js';
 import type { HttpContext } from './context.js';
 import { applyCors } from './cors.js';
+import { Drain } from './drain.js';
 import { sendError } from './errors.js';
 import { HttpReply, HttpRequest } from './exchange.js';
 import { registerFileRoutes } from './files-routes.js';
@@ -39,6 +40,8 @@ export interface Services {
 export interface App {
   readonly server: Server;
   readonly log: Logger;
+  /** The requests in flight, and the switch that starts a graceful shutdown. */
+  readonly drain: Drain;
 }
 
 /**
@@ -53,6 +56,7 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
   const log = pino({ level: config.logLevel, base: undefined });
   const metrics = new Metrics(uploads.events);
   const router = new Router();
+  const drain = new Drain();
   const pace = { idleMs: config.idleTimeoutSeconds * 1000, minBytesPerSecond: config.minBodyBytesPerSecond };
   registerFileRoutes(router, ctx);
   registerFilestoreRoutes(router, ctx);
@@ -99,6 +103,7 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
       // A CORS preflight can name any API route; the CORS headers are the whole answer.
       const handler = router.match(request) ?? (request.method === 'OPTIONS' ? preflight : null);
       applyCors(request, reply, config.corsOrigins);
+      drain.admit(request.path, response);
       checkHeaderLimits(request);
       if (!handler) throw new FerryError('not_found', 'no such resource');
       await handler(request, reply);
@@ -111,9 +116,9 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
   const preflight: Handler = async (_request, reply) => {
     await reply.code(204).send();
   };
-  const server = createServer(serverOptions(config), (raw, response) => void handle(raw, response));
+  const server = createServer(serverOptions(config), (raw, response) => drain.track(response, handle(raw, response)));
   applyConnectionLimits(server, config);
-  return { server, log };
+  return { server, log, drain };
 }
 
 function declaresBody(raw: IncomingMessage): boolean {

@@ -87,6 +87,27 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Asks `condition` every 50 ms until it holds; rejects naming `what` after `ms`. */
+export async function until(condition: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** True when nothing accepts connections at `url` any more (a node that stopped listening). */
+export function refusesConnections(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpRequest(`${url}/healthz`, { agent: false }, (res) => {
+      res.resume();
+      resolve(false);
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+    req.end();
+  });
+}
+
 export interface SimpleResponse {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;

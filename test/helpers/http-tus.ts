@@ -148,7 +148,7 @@ export function parseSfDictionary(raw: string): Map<string, string> {
 export const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
 /** Fetches /metrics and returns the value of an unlabelled sample, or the sum over a labelled family. */
-export async function metricValue(server: TestServer, name: string): Promise<number> {
+export async function metricValue(server: Pick<TestServer, 'url'>, name: string): Promise<number> {
   const res = await send(`${server.url}/metrics`);
   assert.equal(res.status, 200, `/metrics: ${res.status}`);
   let total = 0;

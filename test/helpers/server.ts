@@ -15,7 +15,8 @@ export interface TestServer extends RunningServer {
 /** A Ferry server in this process, on a free port, with a fresh data dir unless one is given. */
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), 'ferry-test-')));
-  const server = await startServer({ ...DEFAULTS, dataDir, port: 0, logLevel: 'silent', auth: 'none', ...overrides });
+  // Stopping cuts whatever still streams at once, as tests of interrupted uploads expect.
+  const server = await startServer({ ...DEFAULTS, dataDir, port: 0, logLevel: 'silent', auth: 'none', shutdownGraceSeconds: 0, ...overrides });
   return {
     ...server,
     dataDir,
