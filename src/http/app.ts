@@ -19,6 +19,7 @@ import { registerFilestoreRoutes } from './filestore/routes.js';
 import { registerFuploadRoutes, type FuploadServices } from './fupload/routes.js';
 import { applyConnectionLimits, checkHeaderLimits, serverOptions, watchBody } from './limits.js';
 import { Metrics } from './metrics.js';
+import { registerPage } from './page.js';
 import { Router, type Handler } from './router.js';
 
 const OVERRIDABLE = new Set(['PATCH', 'DELETE', 'HEAD', 'GET', 'POST', 'OPTIONS']);
@@ -62,6 +63,7 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
   registerFilestoreRoutes(router, ctx);
   registerApi(router, ctx);
   registerFuploadRoutes(router, ctx, services.fupload);
+  registerPage(router, config);
   router.on('GET', '/metrics', async (_request, reply) => {
     await reply.type(metrics.contentType).send(await metrics.render());
   });
