@@ -13,6 +13,7 @@ import { HttpPreCreateHook } from './hooks/http-pre-create.js';
 import type { ReadinessCheck, Services } from './http/app.js';
 import { BusinessServers } from './http/fupload/clients.js';
 import { FuploadTasks } from './http/fupload/tasks.js';
+import { requestLimiters } from './limits/request-limiters.js';
 import { MemoryLocker } from './locks/memory.js';
 import { SqliteMetaStore } from './meta/sqlite/index.js';
 import type { MetaStore } from './meta/types.js';
@@ -74,6 +75,7 @@ export async function wireServices(config: Config): Promise<Wired> {
   const chunked = new ChunkedUploads({ uploads, library, store, meta, dedupScope: config.dedupScope, defaultChunkSize: config.defaultChunkSize });
   const blocks = new BlockUploads({ uploads, library, meta, store });
   const servers = new BusinessServers(config.fuploadClients);
+  const limiters = await requestLimiters(config);
   return {
     meta,
     store,
@@ -89,10 +91,12 @@ export async function wireServices(config: Config): Promise<Wired> {
     chunked,
     library,
     accounts,
+    limiters,
     named: { flow: new NamedUploads('flow', { chunked, uploads, meta }) },
     fupload: { servers, blocks, tasks: new FuploadTasks({ servers, accounts, uploads, blocks, meta }) },
     close: async () => {
       await redisLocker?.close();
+      await limiters.close();
       await meta.close();
       s3?.close();
     },

@@ -7,6 +7,7 @@ import type { ChunkedUploads } from '../core/chunked.js';
 import type { LibraryService } from '../core/library.js';
 import type { NamedUploads } from '../core/named-uploads.js';
 import type { UploadService } from '../core/uploads.js';
+import type { RequestLimiters } from '../limits/rate-limit.js';
 import { registerApi } from './api/index.js';
 import { createAuthenticator } from './auth.js';
 import type { HttpContext } from './context.js';
@@ -20,6 +21,7 @@ import { registerFuploadRoutes, type FuploadServices } from './fupload/routes.js
 import { applyConnectionLimits, checkHeaderLimits, serverOptions, watchBody } from './limits.js';
 import { Metrics } from './metrics.js';
 import { registerPage } from './page.js';
+import { limitRequest } from './rate-limit.js';
 import { Router, type Handler } from './router.js';
 
 const OVERRIDABLE = new Set(['PATCH', 'DELETE', 'HEAD', 'GET', 'POST', 'OPTIONS']);
@@ -36,6 +38,7 @@ export interface Services {
   readonly fupload: FuploadServices;
   readonly library: LibraryService;
   readonly accounts: AccountService;
+  readonly limiters: RequestLimiters;
 }
 
 export interface App {
@@ -106,6 +109,7 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
       const handler = router.match(request) ?? (request.method === 'OPTIONS' ? preflight : null);
       applyCors(request, reply, config.corsOrigins);
       drain.admit(request.path, response);
+      await limitRequest(ctx, services.limiters, request, reply);
       checkHeaderLimits(request);
       if (!handler) throw new FerryError('not_found', 'no such resource');
       await handler(request, reply);

@@ -1,87 +1,78 @@
+import { isIPv4 } from 'node:net';
+import type { Config } from '../config.js';
 import { FerryError } from '../core/errors.js';
-import type { HttpReply } from './exchange.js';
+import type { RateDecision, RateLimiter, RequestLimiters } from '../limits/rate-limit.js';
+import { bearerSecret } from './auth.js';
+import { ownerOf, type HttpContext } from './context.js';
+import { OPERATIONAL_PATHS } from './drain.js';
+import type { HttpReply, HttpRequest } from './exchange.js';
 
-export interface RateDecision {
-  readonly allowed: boolean;
-  /** When a refused caller may try again; 0 when allowed. */
-  readonly retryAfterSeconds: number;
+interface Counted {
+  readonly name: string;
+  readonly decision: RateDecision;
 }
 
 /**
- * Counts attempts per key. Asynchronous so that a limiter shared by several processes (Redis) can
- * stand in for the in-memory one without changing its callers.
+ * Counts the request against its client address and, when it carries a credential, its user; over
+ * either limit it is refused (429) before any of it is handled. Requests are counted, not bytes, so
+ * the many chunk requests of a fast upload cost one each and the defaults leave room for them.
+ * Every counted answer says where the caller stands (the IETF RateLimit and RateLimit-Policy fields).
  */
-export interface RateLimiter {
-  /** Counts one attempt for `key` and says whether it is within the limit. */
-  hit(key: string): Promise<RateDecision>;
-}
-
-export interface MemoryRateLimiterOptions {
-  /** Attempts allowed per key within one window. */
-  readonly limit: number;
-  readonly windowMs: number;
-  /** Keys remembered at most; past it the oldest window is forgotten first. */
-  readonly maxKeys?: number;
-  readonly now?: () => number;
-}
-
-interface Window {
-  readonly startedAt: number;
-  count: number;
-}
-
-/**
- * A fixed window per key, opened by the key's first attempt. Windows sit in the Map in the order
- * they opened (a reopened window is re-inserted at the end), so expired ones are always at the
- * front and are dropped from there: memory stays bounded by the keys seen within one window, and
- * by `maxKeys` under a flood of distinct keys (which then forgets the oldest counts early).
- */
-export class MemoryRateLimiter implements RateLimiter {
-  private readonly windows = new Map<string, Window>();
-  private readonly limit: number;
-  private readonly windowMs: number;
-  private readonly maxKeys: number;
-  private readonly now: () => number;
-
-  constructor(options: MemoryRateLimiterOptions) {
-    this.limit = options.limit;
-    this.windowMs = options.windowMs;
-    this.maxKeys = options.maxKeys ?? 100_000;
-    this.now = options.now ?? Date.now;
+export async function limitRequest(ctx: HttpContext, limiters: RequestLimiters, request: HttpRequest, reply: HttpReply): Promise<void> {
+  // Probes from load balancers and monitoring are never limited: they all come from a few addresses.
+  if (OPERATIONAL_PATHS.has(request.path)) return;
+  const counted: Counted[] = [];
+  if (limiters.byAddress) {
+    const decision = await limiters.byAddress.hit(clientAddress(request, ctx.config));
+    counted.push({ name: 'address', decision });
+    if (!decision.allowed) refuse(reply, counted);
   }
-
-  async hit(key: string): Promise<RateDecision> {
-    const now = this.now();
-    this.evict(now);
-    let window = this.windows.get(key);
-    if (!window) {
-      window = { startedAt: now, count: 0 };
-      this.windows.set(key, window);
-    }
-    if (window.count >= this.limit) {
-      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((window.startedAt + this.windowMs - now) / 1000)) };
-    }
-    window.count += 1;
-    return { allowed: true, retryAfterSeconds: 0 };
-  }
-
-  /** How many keys are remembered. */
-  get size(): number {
-    return this.windows.size;
-  }
-
-  private evict(now: number): void {
-    for (const [key, window] of this.windows) {
-      if (window.startedAt + this.windowMs > now && this.windows.size < this.maxKeys) break;
-      this.windows.delete(key);
+  if (limiters.byUser && ctx.config.auth === 'required' && bearerSecret(request) !== null) {
+    // Authenticated once per request (ownerOf remembers it); a bad credential is the handler's to answer.
+    const principal = await ownerOf(ctx, request).catch(() => null);
+    if (principal) {
+      const decision = await limiters.byUser.hit(principal.userId);
+      counted.push({ name: 'user', decision });
+      if (!decision.allowed) refuse(reply, counted);
     }
   }
+  describe(reply, counted);
 }
 
-/** Counts an attempt; over the limit, answers 429 with the Retry-After the limiter gave. */
+/** Counts an attempt against one limiter; over the limit, answers 429 with when to try again. */
 export async function enforceLimit(limiter: RateLimiter, key: string, reply: HttpReply): Promise<void> {
   const decision = await limiter.hit(key);
-  if (decision.allowed) return;
-  reply.header('Retry-After', String(decision.retryAfterSeconds));
-  throw new FerryError('rate_limited', 'too many attempts; try again later');
+  if (!decision.allowed) refuse(reply, [{ name: 'attempts', decision }]);
+}
+
+function refuse(reply: HttpReply, counted: readonly Counted[]): never {
+  describe(reply, counted);
+  reply.header('Retry-After', String(Math.max(...counted.map((entry) => entry.decision.retryAfterSeconds))));
+  throw new FerryError('rate_limited', 'too many requests; try again later');
+}
+
+function describe(reply: HttpReply, counted: readonly Counted[]): void {
+  if (counted.length === 0) return;
+  const tightest = counted.reduce((a, b) => (b.decision.remaining < a.decision.remaining || !b.decision.allowed ? b : a));
+  reply.header('RateLimit-Policy', counted.map(({ name, decision }) => `"${name}";q=${decision.limit};w=${decision.windowSeconds}`).join(', '));
+  reply.header('RateLimit', `"${tightest.name}";r=${tightest.decision.remaining};t=${tightest.decision.resetSeconds}`);
+}
+
+/**
+ * The client's address: the peer, unless the peer is a trusted proxy; then the nearest address in
+ * X-Forwarded-For that is not one. Without trusted proxies the header is ignored: it is the client's
+ * own claim, and trusting it would let anyone pick a fresh address per request.
+ */
+export function clientAddress(request: HttpRequest, config: Pick<Config, 'trustedProxies'>): string {
+  let address = plainAddress(request.raw.socket.remoteAddress ?? 'unknown');
+  if (!config.trustedProxies.includes(address)) return address;
+  const forwarded = request.headers['x-forwarded-for'];
+  const hops = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded ?? '').split(',').map((hop) => plainAddress(hop.trim())).filter(Boolean);
+  while (hops.length > 0 && config.trustedProxies.includes(address)) address = hops.pop()!;
+  return address;
+}
+
+/** An IPv4 peer of a dual-stack socket arrives as ::ffff:a.b.c.d; it is the same client as a.b.c.d. */
+function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
 }

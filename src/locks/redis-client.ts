@@ -17,7 +17,15 @@ export interface RedisClients {
  * reconnecting in the background; a subscription comes back by itself after a reconnect.
  */
 export function redisClients(url: string, options: { timeoutMs: number; name: string }): RedisClients {
-  const common: RedisOptions = {
+  return {
+    commands: redisConnection(url, options),
+    subscriber: redisConnection(url, { ...options, name: `${options.name}-events` }),
+  };
+}
+
+/** One connection that fails fast, as described for redisClients. */
+export function redisConnection(url: string, options: { timeoutMs: number; name: string }): Redis {
+  const failFast: RedisOptions = {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -26,10 +34,7 @@ export function redisClients(url: string, options: { timeoutMs: number; name: st
     retryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
     autoResubscribe: true,
   };
-  return {
-    commands: new Redis(url, { ...common, connectionName: options.name }),
-    subscriber: new Redis(url, { ...common, connectionName: `${options.name}-events` }),
-  };
+  return new Redis(url, { ...failFast, connectionName: options.name });
 }
 
 /** Starts a lazily connecting client; resolves once it is ready, or fails if it is not. */

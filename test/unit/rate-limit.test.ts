@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MemoryRateLimiter } from '../../src/http/rate-limit.js';
+import { MemoryRateLimiter } from '../../src/limits/rate-limit.js';
 
 function limiter(limit: number, windowSeconds: number, maxKeys?: number) {
   let now = 1_000_000;
@@ -11,10 +11,12 @@ function limiter(limit: number, windowSeconds: number, maxKeys?: number) {
 describe('MemoryRateLimiter', () => {
   it('allows `limit` attempts per window, then refuses with the seconds left until it ends', async () => {
     const { rate, advance } = limiter(3, 60);
-    for (let i = 0; i < 3; i += 1) assert.deepEqual(await rate.hit('ip:1'), { allowed: true, retryAfterSeconds: 0 });
-    assert.deepEqual(await rate.hit('ip:1'), { allowed: false, retryAfterSeconds: 60 });
+    for (let i = 0; i < 3; i += 1) {
+      assert.deepEqual(await rate.hit('ip:1'), { allowed: true, retryAfterSeconds: 0, limit: 3, remaining: 2 - i, resetSeconds: 60, windowSeconds: 60 });
+    }
+    assert.deepEqual(await rate.hit('ip:1'), { allowed: false, retryAfterSeconds: 60, limit: 3, remaining: 0, resetSeconds: 60, windowSeconds: 60 });
     advance(59_001);
-    assert.deepEqual(await rate.hit('ip:1'), { allowed: false, retryAfterSeconds: 1 }, 'rounded up, never 0');
+    assert.deepEqual(await rate.hit('ip:1'), { allowed: false, retryAfterSeconds: 1, limit: 3, remaining: 0, resetSeconds: 1, windowSeconds: 60 }, 'rounded up, never 0');
     advance(999);
     assert.equal((await rate.hit('ip:1')).allowed, true, 'a new window');
   });

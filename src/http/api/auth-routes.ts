@@ -4,8 +4,9 @@ import { FerryError } from '../../core/errors.js';
 import { PASSWORD_RULES, USERNAME_RULES, type IssuedKey, type Session } from '../../core/accounts.js';
 import { bearerSecret } from '../auth.js';
 import type { HttpContext } from '../context.js';
-import type { HttpReply, HttpRequest } from '../exchange.js';
-import { enforceLimit, MemoryRateLimiter } from '../rate-limit.js';
+import type { HttpReply } from '../exchange.js';
+import { MemoryRateLimiter } from '../../limits/rate-limit.js';
+import { clientAddress, enforceLimit } from '../rate-limit.js';
 import type { ApiRegistry } from './registry.js';
 import { errorResponses } from './schemas.js';
 
@@ -88,14 +89,6 @@ function sendSecret(reply: HttpReply, status: number, body: Record<string, unkno
 }
 
 /**
- * The peer address, not X-Forwarded-For: without a configured trusted proxy that header is the
- * client's own claim, and trusting it would let anyone pick a fresh address per attempt.
- */
-function clientAddress(request: HttpRequest): string {
-  return request.raw.socket.remoteAddress ?? 'unknown';
-}
-
-/**
  * Signup, login, logout, the current user and API keys. With FERRY_AUTH=none every request already
  * acts for the local user, but these routes keep working, so accounts and keys can be prepared
  * before switching to `required`.
@@ -121,7 +114,7 @@ export function registerAuthRoutes(api: ApiRegistry, ctx: HttpContext, apiPrefix
       ...errorResponses({ 400: 'The body breaks the username or password rules', 409: 'The username is taken (`username_taken`)', 429: 'Too many signups from this address; see Retry-After' }),
     },
   }, async (call) => {
-    await enforceLimit(signupsByAddress, clientAddress(call.request), call.reply);
+    await enforceLimit(signupsByAddress, clientAddress(call.request, config), call.reply);
     const session = await accounts.signup(call.body.username, call.body.password, config.sessionTtlSeconds);
     await sendSecret(call.reply, 201, sessionJson(session));
   });
@@ -138,7 +131,7 @@ export function registerAuthRoutes(api: ApiRegistry, ctx: HttpContext, apiPrefix
       ...errorResponses({ 401: 'Wrong username or password, alike (`invalid_credentials`)', 429: 'Too many attempts from this address or for this username; see Retry-After' }),
     },
   }, async (call) => {
-    await enforceLimit(loginsByAddress, clientAddress(call.request), call.reply);
+    await enforceLimit(loginsByAddress, clientAddress(call.request, config), call.reply);
     await enforceLimit(loginsByName, call.body.username.toLowerCase(), call.reply);
     const session = await accounts.login(call.body.username, call.body.password, config.sessionTtlSeconds);
     await sendSecret(call.reply, 200, sessionJson(session));

@@ -1,0 +1,54 @@
+/**
+ * The Redis rate limiter on a real Redis: attempts counted atomically across connections (as from
+ * several nodes), a window per key that ends, and attempts allowed while Redis cannot be reached.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import { RedisRateLimiter } from '../../src/limits/redis-rate-limiter.js';
+
+const REDIS_URL = process.env.FERRY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+describe('RedisRateLimiter', () => {
+  const prefix = `ferry-test:rate:${randomBytes(6).toString('hex')}:`;
+  const limiters: RedisRateLimiter[] = [];
+  const limiter = (limit: number, windowMs: number, url = REDIS_URL, onError?: (err: unknown) => void) => {
+    const made = new RedisRateLimiter(url, { limit, windowMs, prefix, timeoutMs: 500, onError });
+    limiters.push(made);
+    return made;
+  };
+  after(async () => {
+    await Promise.all(limiters.map((made) => made.close()));
+  });
+
+  it('allows exactly the limit when several connections count one key at once', async () => {
+    const nodes = [limiter(20, 60_000), limiter(20, 60_000), limiter(20, 60_000)];
+    const decisions = await Promise.all(Array.from({ length: 60 }, (_, i) => nodes[i % 3]!.hit('busy')));
+    assert.equal(decisions.filter((decision) => decision.allowed).length, 20);
+    const remaining = decisions.filter((decision) => decision.allowed).map((decision) => decision.remaining).sort((a, b) => a - b);
+    assert.deepEqual(remaining, Array.from({ length: 20 }, (_, i) => i), 'each allowed attempt saw its own count');
+    for (const refused of decisions.filter((decision) => !decision.allowed)) {
+      assert.ok(refused.retryAfterSeconds >= 1 && refused.retryAfterSeconds <= 60);
+    }
+    assert.equal((await nodes[0]!.hit('other')).allowed, true, 'keys are counted apart');
+  });
+
+  it('opens a new window once the old one has expired', async () => {
+    const rate = limiter(1, 300);
+    assert.equal((await rate.hit('short')).allowed, true);
+    assert.equal((await rate.hit('short')).allowed, false);
+    let decision = await rate.hit('short');
+    for (let tries = 0; !decision.allowed && tries < 100; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      decision = await rate.hit('short');
+    }
+    assert.equal(decision.allowed, true, 'the key expired with its window');
+  });
+
+  it('allows attempts while Redis cannot be reached, and says so once', async () => {
+    const errors: unknown[] = [];
+    const rate = limiter(1, 60_000, 'redis://127.0.0.1:1', (err) => errors.push(err));
+    for (let i = 0; i < 3; i += 1) assert.equal((await rate.hit('k')).allowed, true);
+    assert.equal(errors.length, 1);
+  });
+});
