@@ -145,6 +145,7 @@ describe('the upload page in headless Chromium', () => {
 
     // Sign up.
     await page.getByRole('heading', { name: 'Sign in to Ferry' }).waitFor();
+    await page.screenshot({ path: `${OUTPUT}page-sign-in.png` });
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.getByLabel('Username').fill('page-user');
     await page.getByLabel('Password').fill('a long enough password');
@@ -242,6 +243,7 @@ describe('the upload page in headless Chromium', () => {
     const instantRow = page.locator('#uploads li[data-state="instant"]');
     assert.match((await instantRow.textContent())!, /Instant/);
     await page.locator('#library-body tr').nth(2).waitFor();
+    await page.screenshot({ path: `${OUTPUT}page-instant.png`, fullPage: true });
 
     // Rename beta.bin into a folder, from the library list.
     const beta = stored1.find((f) => f.name === 'beta.bin')!;
@@ -274,6 +276,7 @@ describe('the upload page in headless Chromium', () => {
     await page.getByRole('heading', { name: '登录 Ferry' }).waitFor();
     assert.equal(await page.locator('html').getAttribute('lang'), 'zh-CN');
     assert.equal(await page.locator('#auth-submit').textContent(), '登录');
+    await page.screenshot({ path: `${OUTPUT}page-zh-CN.png` });
     await page.getByLabel('语言').selectOption('en');
     await page.getByRole('heading', { name: 'Sign in to Ferry' }).waitFor();
     assert.equal(await page.locator('html').getAttribute('lang'), 'en');

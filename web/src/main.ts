@@ -100,6 +100,7 @@ async function enter(user: User): Promise<void> {
   const library = new Library(client);
   const uploads = new Uploads(client, user.id, byId<HTMLUListElement>('uploads'), (event) => {
     byId('uploads-section').hidden = uploads.count === 0;
+    byId('clear-finished').hidden = uploads.finished === 0;
     if (event === 'finished') void library.refresh();
     if (event === 'added') void showUnfinished();
   });
@@ -112,7 +113,6 @@ async function enter(user: User): Promise<void> {
   setupDrop(add);
   byId('clear-finished').addEventListener('click', () => {
     uploads.clearFinished();
-    byId('uploads-section').hidden = uploads.count === 0;
     byId('drop').querySelector<HTMLElement>('button')?.focus();
   });
 

@@ -34,7 +34,7 @@ export class Uploads {
     private readonly client: FerryClient,
     private readonly userId: string,
     private readonly list: HTMLUListElement,
-    private readonly onChange: (event: 'added' | 'finished') => void,
+    private readonly onChange: (event: 'added' | 'finished' | 'removed') => void,
   ) {
     // Back online: whatever stopped for want of a network goes on by itself.
     window.addEventListener('online', () => {
@@ -65,6 +65,10 @@ export class Uploads {
 
   get count(): number {
     return this.rows.length;
+  }
+
+  get finished(): number {
+    return this.rows.filter((row) => isFinished(row.state)).length;
   }
 
   clearFinished(): void {
@@ -122,8 +126,16 @@ export class Uploads {
   }
 
   private drop(row: Row): void {
-    this.rows.splice(this.rows.indexOf(row), 1);
+    const index = this.rows.indexOf(row);
+    const hadFocus = row.element.contains(document.activeElement);
+    this.rows.splice(index, 1);
     row.element.remove();
+    this.onChange('removed');
+    // The keyboard goes on to the row that took its place, or back to the file picker.
+    if (hadFocus) {
+      const next = this.rows[Math.min(index, this.rows.length - 1)];
+      (next?.element.querySelector<HTMLElement>('button') ?? document.getElementById('choose-files'))?.focus();
+    }
   }
 
   private pause(row: Row): void {
@@ -213,7 +225,7 @@ export class Uploads {
         if (!progress || progress.phase === 'hashing') return t('hashing', { percent: percent(progress?.hashedBytes ?? 0, row.picked.file.size) });
         if (progress.phase === 'proving') return t('proving');
         if (progress.phase === 'completing') return t('completing');
-        return t('uploading');
+        return `${t('uploading')} ${percent(progress.uploadedBytes, row.picked.file.size)}`;
     }
   }
 
