@@ -35,7 +35,13 @@ export type BlockOutcome =
  * per-position order to hash along) and the declared MD5 decides its fate.
  */
 export class BlockUploads {
-  constructor(private readonly deps: { readonly uploads: UploadService; readonly library: LibraryService; readonly meta: MetaStore; readonly store: BlobStore }) {}
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: {
+    readonly uploads: UploadService; readonly library: LibraryService; readonly meta: MetaStore; readonly store: BlobStore; readonly now?: () => Date;
+  }) {
+    this.now = deps.now ?? (() => new Date());
+  }
 
   create(owner: Principal, request: { size: number; metadata: Metadata; expectedMd5: string }): Promise<Upload> {
     return this.deps.uploads.create(owner, { size: request.size, metadata: { ...request.metadata, md5: request.expectedMd5.toLowerCase() } });
@@ -72,8 +78,10 @@ export class BlockUploads {
       if (!(await this.deps.meta.uploads.addRange(id, block.start, block.end))) {
         throw new Error(`block ${block.start}-${block.end} of ${id} overlapped although the upload's blocks are serialised`);
       }
-      const missing = await this.missing(upload);
-      if (missing.length > 0) return { kind: 'stored', upload, missing };
+      // An upload receiving blocks is not idle: its expiry starts again, as with every other protocol's bytes.
+      const refreshed = (await this.deps.meta.uploads.update(id, { expiresAt: new Date(this.now().getTime() + this.deps.uploads.limits.expiryMs) })) ?? upload;
+      const missing = await this.missing(refreshed);
+      if (missing.length > 0) return { kind: 'stored', upload: refreshed, missing };
       return await this.finish(upload);
     } finally {
       await lock.release();
