@@ -87,10 +87,13 @@ describe('the blob disk fills up (local storage on a 16 MiB tmpfs, records in Po
     server = await startTestServer({ dataDir: join(mount.dir, 'data'), databaseUrl: url.toString() });
   });
   after(async () => {
-    await server?.stop();
-    if (mount && 'dir' in mount) await mount.unmount();
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.end();
+    try {
+      await server?.stop();
+    } finally {
+      if (mount && 'dir' in mount) await mount.unmount();
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end();
+    }
   });
 
   it('answers 507 in every protocol, keeps exactly the bytes on disk, and resumes once a deleted file frees space', async (t) => {
@@ -155,8 +158,11 @@ describe('SQLite on a full disk (everything on a 4 MiB tmpfs)', () => {
     if ('dir' in mount) server = await startTestServer({ dataDir: join(mount.dir, 'data') });
   });
   after(async () => {
-    await server?.stop();
-    if (mount && 'dir' in mount) await mount.unmount();
+    try {
+      await server?.stop();
+    } finally {
+      if (mount && 'dir' in mount) await mount.unmount();
+    }
   });
 
   it('answers 507, never 500, while the database cannot grow, and works again with space freed', async (t) => {
