@@ -23,6 +23,7 @@ import { Metrics } from './metrics.js';
 import { registerPage } from './page.js';
 import { limitRequest } from './rate-limit.js';
 import { Router, type Handler } from './router.js';
+import { applySecurityHeaders } from './security-headers.js';
 
 const OVERRIDABLE = new Set(['PATCH', 'DELETE', 'HEAD', 'GET', 'POST', 'OPTIONS']);
 /** A service that does not answer within this is down as far as /readyz is concerned: it never hangs. */
@@ -109,6 +110,7 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
       const handler = router.match(request) ?? (request.method === 'OPTIONS' ? preflight : null);
       applyCors(request, reply, config.corsOrigins);
       drain.admit(request.path, response);
+      applySecurityHeaders(reply, config);
       await limitRequest(ctx, services.limiters, request, reply);
       checkHeaderLimits(request);
       if (!handler) throw new FerryError('not_found', 'no such resource');

@@ -11,7 +11,7 @@ const EXPOSED_HEADERS = [
   'Location', 'Tus-Resumable', 'Tus-Version', 'Tus-Extension', 'Tus-Max-Size', 'Tus-Checksum-Algorithm',
   'Upload-Offset', 'Upload-Length', 'Upload-Defer-Length', 'Upload-Metadata', 'Upload-Concat',
   'Upload-Expires', 'Upload-Complete', 'Upload-Limit', 'Upload-Draft-Interop-Version',
-  'Content-Range', 'Content-Disposition', 'Accept-Ranges', 'ETag', 'Retry-After', 'WWW-Authenticate',
+  'Content-Range', 'Content-Disposition', 'Accept-Ranges', 'ETag', 'Retry-After', 'WWW-Authenticate', 'RateLimit', 'RateLimit-Policy',
   'Ferry-File-Id',
 ].join(', ');
 
@@ -19,9 +19,11 @@ const EXPOSED_HEADERS = [
 export function applyCors(request: HttpRequest, reply: HttpReply, origins: readonly string[]): void {
   const origin = request.headers.origin;
   const anyOrigin = origins.includes('*');
+  // The answer depends on Origin whenever not every origin is allowed, also when this one is not:
+  // a cache must not hand a refused origin's answer (no CORS headers) to an allowed one, or back.
+  if (!anyOrigin) reply.header('Vary', 'Origin');
   if (origin === undefined || (!anyOrigin && !origins.includes(origin))) return;
   reply.header('Access-Control-Allow-Origin', anyOrigin ? '*' : origin);
-  if (!anyOrigin) reply.header('Vary', 'Origin');
   reply.header('Access-Control-Expose-Headers', EXPOSED_HEADERS);
   if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
     reply

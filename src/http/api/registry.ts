@@ -3,7 +3,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { FerryError } from '../../core/errors.js';
 import type { Principal } from '../../core/principal.js';
-import type { HttpContext } from '../context.js';
+import { ownerOf, type HttpContext } from '../context.js';
 import type { HttpReply, HttpRequest } from '../exchange.js';
 import { readSmallBody } from '../headers.js';
 import type { Router } from '../router.js';
@@ -71,7 +71,7 @@ export class ApiRegistry {
     const queryCheck = spec.query ? TypeCompiler.Compile(spec.query) : null;
     this.routes.push({ spec: spec as ApiRouteSpec<TSchema | undefined, TSchema | undefined> });
     this.router.on(spec.method, spec.path, async (request, reply) => {
-      const principal = spec.public ? null : await this.ctx.auth.principal(request);
+      const principal = spec.public ? null : await ownerOf(this.ctx, request);
       const query = queryCheck ? validate(queryCheck, parseQuery(request, queryCheck.Schema()), 'query') : undefined;
       const body = bodyCheck ? validate(bodyCheck, await readJson(request), 'body') : undefined;
       await handler({ request, reply, body: body as Input<B>, query: query as Input<Q>, params: request.params, principal });

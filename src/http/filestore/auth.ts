@@ -1,7 +1,7 @@
 import { FerryError } from '../../core/errors.js';
 import type { Principal } from '../../core/principal.js';
 import { bearerSecret } from '../auth.js';
-import type { HttpContext } from '../context.js';
+import { ownerOf, type HttpContext } from '../context.js';
 import type { HttpRequest } from '../exchange.js';
 import type { Params } from './params.js';
 
@@ -13,7 +13,7 @@ import type { Params } from './params.js';
  */
 export async function filestorePrincipal(ctx: HttpContext, request: HttpRequest, params: Params): Promise<Principal> {
   const token = params.get('token');
-  if (ctx.config.auth === 'none' || bearerSecret(request) !== null || token === null) return ctx.auth.principal(request);
+  if (ctx.config.auth === 'none' || bearerSecret(request) !== null || token === null) return ownerOf(ctx, request);
   const principal = await ctx.accounts.authenticate(token);
   if (!principal) throw new FerryError('unauthorized', 'the token is invalid or expired');
   return principal;
