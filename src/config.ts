@@ -285,6 +285,9 @@ const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
   },
 };
 
+/** Every variable Ferry reads, for checks of a deployment's settings (deploy/). */
+export const SETTING_VARIABLES: readonly string[] = ['FERRY_CONFIG', ...Object.values(PARSERS).map((parser) => parser.env)];
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
