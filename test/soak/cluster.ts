@@ -85,6 +85,9 @@ export class SoakCluster {
       // Longer than a dead node's lock lives (FERRY_LOCK_TTL_MS, 6 s): a request waits it out.
       FERRY_LOCK_TIMEOUT_MS: '10000',
       FERRY_CHECKPOINT_BYTES: String(1024 * 1024),
+      // One user sends everything, from one address: far above what the soak sends, so a 429 is a finding.
+      FERRY_RATE_LIMIT_PER_USER: '1000000',
+      FERRY_RATE_LIMIT_PER_ADDRESS: '1000000',
       FERRY_FUPLOAD_CLIENTS: JSON.stringify({ [FUPLOAD_TOKEN]: `http://127.0.0.1:${sinkPort}/notify` }),
       ...(storage === 'local' ? { FERRY_STORAGE: 'local', FERRY_DATA_DIR: this.dataDir } : {}),
     };
