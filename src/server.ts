@@ -49,7 +49,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const jobs: JobQueue = config.amqpUrl
     ? (await import('./jobs/amqp.js')).AmqpJobQueue.start({ url: config.amqpUrl, prefix: config.amqpPrefix, kinds: FERRY_JOB_KINDS, log })
     : new InProcessJobQueue(log, FERRY_JOB_KINDS);
-  readiness.set('jobs', () => jobs.ping());
+  // Without the broker a node still takes uploads (jobs are held until it is back): only a worker,
+  // which is there for the jobs, leaves the load balancer's rotation.
+  readiness.set('jobs', config.role === 'worker' ? () => jobs.ping() : () => jobs.ping().then(() => undefined, () => 'degraded' as const));
   // Callbacks are signed with their business server's token, webhooks with the webhook secret.
   const deliverer = new Deliverer(meta.outbox, { secretFor: (url) => wired.fupload.servers.secretFor(url) ?? config.webhookSecret ?? '' });
   // An api node only publishes: the jobs run on the worker nodes (or, without a broker, on nodes that share its database).

@@ -29,8 +29,11 @@ const OVERRIDABLE = new Set(['PATCH', 'DELETE', 'HEAD', 'GET', 'POST', 'OPTIONS'
 /** A service that does not answer within this is down as far as /readyz is concerned: it never hangs. */
 const READY_CHECK_TIMEOUT_MS = 3_000;
 
-/** One service /readyz asks about: resolves while it can serve, rejects with why not. */
-export type ReadinessCheck = () => Promise<void>;
+/**
+ * One service /readyz asks about: resolves while it can serve, rejects with why not, or resolves
+ * `degraded` while it is away but the node still serves without it.
+ */
+export type ReadinessCheck = () => Promise<void | 'degraded'>;
 
 export interface Services {
   readonly uploads: UploadService;
@@ -78,18 +81,22 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
   router.on('GET', '/readyz', async (request, reply) => {
     const names = [...readiness.keys()];
     const results = await Promise.allSettled(names.map((name) => withDeadline(readiness.get(name)!(), READY_CHECK_TIMEOUT_MS, name)));
-    const checks: Record<string, 'ok' | 'unavailable'> = {};
+    const checks: Record<string, 'ok' | 'degraded' | 'unavailable'> = {};
     const down: string[] = [];
+    const degraded: string[] = [];
     results.forEach((result, index) => {
       const name = names[index]!;
-      checks[name] = result.status === 'fulfilled' ? 'ok' : 'unavailable';
+      checks[name] = result.status === 'rejected' ? 'unavailable' : (result.value ?? 'ok');
       if (result.status === 'rejected') {
         down.push(name);
         request.log.warn({ err: result.reason, service: name }, 'not ready');
+      } else if (result.value === 'degraded') {
+        degraded.push(name);
       }
     });
-    if (down.length === 0) await reply.send({ status: 'ready', checks });
-    else await reply.code(503).send({ status: 'unavailable', down, checks });
+    if (down.length > 0) await reply.code(503).send({ status: 'unavailable', down, checks });
+    else if (degraded.length > 0) await reply.send({ status: 'degraded', degraded, checks });
+    else await reply.send({ status: 'ready', checks });
   });
 
   const handle = async (raw: IncomingMessage, response: ServerResponse) => {
@@ -134,7 +141,7 @@ function declaresBody(raw: IncomingMessage): boolean {
   return raw.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-function withDeadline(check: Promise<void>, ms: number, name: string): Promise<void> {
+function withDeadline<T>(check: Promise<T>, ms: number, name: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${name} did not answer within ${ms} ms`)), ms);

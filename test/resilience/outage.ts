@@ -56,7 +56,7 @@ export function assertProblem503(res: HttpResult, what: string): void {
 
 export interface Readiness {
   readonly status: number;
-  readonly body: { status: string; down?: string[]; checks: Record<string, string> };
+  readonly body: { status: string; down?: string[]; degraded?: string[]; checks: Record<string, string> };
 }
 
 export async function readyz(baseUrl: string): Promise<Readiness> {
@@ -79,12 +79,28 @@ export async function waitUntilDown(baseUrl: string, service: string, ms = 15_00
   }
 }
 
+/** Waits until /readyz says `service` is away but the node serves without it (200, named in `degraded`). */
+export async function waitUntilDegraded(baseUrl: string, service: string, ms = 15_000): Promise<Readiness> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ready = await readyz(baseUrl);
+    if (ready.body.degraded?.includes(service)) {
+      assert.equal(ready.status, 200);
+      assert.equal(ready.body.status, 'degraded');
+      assert.equal(ready.body.checks[service], 'degraded');
+      return ready;
+    }
+    if (Date.now() > deadline) throw new Error(`/readyz did not report ${service} degraded within ${ms} ms: ${ready.status} ${JSON.stringify(ready.body)}`);
+    await sleep(100);
+  }
+}
+
 /** Waits until /readyz answers 200 with every check ok. */
 export async function waitUntilReady(baseUrl: string, ms = 30_000): Promise<Readiness> {
   const deadline = Date.now() + ms;
   for (;;) {
     const ready = await readyz(baseUrl);
-    if (ready.status === 200) {
+    if (ready.status === 200 && ready.body.status !== 'degraded') {
       assert.equal(ready.body.status, 'ready');
       assert.ok(Object.values(ready.body.checks).every((check) => check === 'ok'), JSON.stringify(ready.body));
       return ready;

@@ -1,6 +1,7 @@
 /**
  * RabbitMQ going away while uploads are under way, through a relay this test cuts: uploads carry on
- * (jobs are held in memory), /readyz names `jobs`, and the jobs published meanwhile, a webhook
+ * (jobs are held in memory), /readyz stays 200 naming `jobs` degraded (a worker-only node's goes
+ * 503), and the jobs published meanwhile, a webhook
  * delivery among them, go out once the broker is back.
  */
 import assert from 'node:assert/strict';
@@ -14,7 +15,7 @@ import { tusCreate, tusPatch } from '../helpers/http-tus.js';
 import { Relay } from '../helpers/relay.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { AMQP_URL, deleteQueues, uniquePrefix, until } from '../jobs/amqp-helpers.js';
-import { resumeAndVerify, waitUntilDown, waitUntilReady } from './outage.js';
+import { resumeAndVerify, waitUntilDegraded, waitUntilDown, waitUntilReady } from './outage.js';
 
 const SECRET = 'resilience-secret';
 const PROBE = 'resilience-probe';
@@ -81,8 +82,8 @@ describe('RabbitMQ stopped and restarted during uploads', () => {
     await until(() => hooks.messages.some((m) => m.type === 'upload.created' && m.upload?.id === created.id), 'the creation webhook, through the broker');
 
     await relay.cut();
-    const down = await waitUntilDown(server.url, 'jobs');
-    assert.deepEqual(down.body.down, ['jobs']);
+    const degraded = await waitUntilDegraded(server.url, 'jobs');
+    assert.deepEqual(degraded.body.degraded, ['jobs']);
     assert.equal(jobs.connected, false);
 
     // Uploads need no broker: this one completes while it is away.
@@ -98,5 +99,31 @@ describe('RabbitMQ stopped and restarted during uploads', () => {
     await until(() => completedOf(created.id), 'the completion webhook, held while the broker was away', 20_000);
     await until(() => probes.length >= 2, 'the jobs published while the broker was away', 20_000);
     assert.deepEqual(probes, [{ n: 1 }, { n: 2 }], 'delivered once each, in order');
+  });
+});
+
+describe('Readiness of each role while the broker cannot be reached', () => {
+  // Nothing listens on port 1 here: every connection attempt is refused at once.
+  const unreachable = 'amqp://guest:guest@127.0.0.1:1';
+
+  for (const role of ['api', 'all'] as const) {
+    it(`keeps an ${role} node in rotation, naming jobs degraded`, async () => {
+      const node = await startTestServer({ role, amqpUrl: unreachable, amqpPrefix: uniquePrefix() });
+      try {
+        await waitUntilDegraded(node.url, 'jobs');
+      } finally {
+        await node.stop();
+      }
+    });
+  }
+
+  it('takes a worker node out of rotation: its jobs are its work', async () => {
+    const node = await startTestServer({ role: 'worker', amqpUrl: unreachable, amqpPrefix: uniquePrefix() });
+    try {
+      const down = await waitUntilDown(node.url, 'jobs');
+      assert.deepEqual(down.body.down, ['jobs']);
+    } finally {
+      await node.stop();
+    }
   });
 });
