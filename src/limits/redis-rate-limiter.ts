@@ -17,31 +17,41 @@ end
 return {count, left}
 `);
 
+/** After a failure, Redis is not asked again for this long: an outage must not slow every request. */
+const RETRY_AFTER_FAILURE_MS = 1_000;
+
 export interface RedisRateLimiterOptions extends RateLimiterOptions {
   /** Namespace of the counters; the nodes of one deployment share it, limiters of one node differ. */
   readonly prefix: string;
+  /** How long one count may take; a slower Redis is treated as away. */
   readonly timeoutMs?: number;
   /** Told when Redis cannot be asked (the attempt is then allowed), once per outage. */
   readonly onError?: (err: unknown) => void;
+  readonly now?: () => number;
 }
 
 /**
  * A fixed window per key in Redis, shared by every node on it: the same limit whichever node a
- * client's requests reach. When Redis cannot answer, attempts are allowed: an outage of the limiter
- * must not stop uploads that need nothing else from Redis (downloads, for one).
+ * client's requests reach. When Redis cannot answer, attempts are allowed, and for a second after a
+ * failure Redis is not asked at all: an outage of the limiter must neither stop nor slow down the
+ * requests that need nothing else from Redis (downloads, for one).
  */
 export class RedisRateLimiter implements RateLimiter {
   private readonly client: Redis;
   private connecting: Promise<void> | null = null;
   private failing = false;
+  private askAgainAt = 0;
+  private readonly now: () => number;
 
   constructor(url: string, private readonly options: RedisRateLimiterOptions) {
-    this.client = redisConnection(url, { timeoutMs: options.timeoutMs ?? 2_000, name: 'ferry-rate-limit' });
+    this.client = redisConnection(url, { timeoutMs: options.timeoutMs ?? 500, name: 'ferry-rate-limit' });
+    this.now = options.now ?? Date.now;
     // Errors reach the callers of hit(); without a listener ioredis would also print each one.
     this.client.on('error', () => undefined);
   }
 
   async hit(key: string): Promise<RateDecision> {
+    if (this.now() < this.askAgainAt) return this.allowed();
     try {
       this.connecting ??= ensureConnected(this.client).finally(() => { this.connecting = null; });
       await this.connecting;
@@ -51,8 +61,13 @@ export class RedisRateLimiter implements RateLimiter {
     } catch (err) {
       if (!this.failing) this.options.onError?.(err);
       this.failing = true;
-      return decide(0, this.options, this.options.windowMs);
+      this.askAgainAt = this.now() + RETRY_AFTER_FAILURE_MS;
+      return this.allowed();
     }
+  }
+
+  private allowed(): RateDecision {
+    return decide(0, this.options, this.options.windowMs);
   }
 
   async close(): Promise<void> {

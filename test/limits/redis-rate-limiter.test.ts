@@ -45,10 +45,15 @@ describe('RedisRateLimiter', () => {
     assert.equal(decision.allowed, true, 'the key expired with its window');
   });
 
-  it('allows attempts while Redis cannot be reached, and says so once', async () => {
+  it('allows attempts while Redis cannot be reached, says so once, and asks again only a while later', async () => {
     const errors: unknown[] = [];
-    const rate = limiter(1, 60_000, 'redis://127.0.0.1:1', (err) => errors.push(err));
+    let now = 1_000_000;
+    const rate = new RedisRateLimiter('redis://127.0.0.1:1', { limit: 1, windowMs: 60_000, prefix, timeoutMs: 500, onError: (err) => errors.push(err), now: () => now });
+    limiters.push(rate);
     for (let i = 0; i < 3; i += 1) assert.equal((await rate.hit('k')).allowed, true);
     assert.equal(errors.length, 1);
+    now += 1_000;
+    assert.equal((await rate.hit('k')).allowed, true, 'asked again, still away');
+    assert.equal(errors.length, 1, 'one outage, one report');
   });
 });
