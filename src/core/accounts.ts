@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Algorithm, hash, verify } from '@node-rs/argon2';
 import type { MetaStore } from '../meta/types.js';
 import type { TokenKind, TokenRecord, User } from './account.js';
 import { FerryError } from './errors.js';
@@ -12,8 +11,6 @@ export const TENANT_RULES = { minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9
 /** The tenant of people who sign up themselves, and of the implicit local user. */
 export const DEFAULT_TENANT = 'default';
 
-/** Library defaults (19 MiB, 2 passes, 1 lane): OWASP's recommended Argon2id floor. */
-const ARGON2 = { algorithm: Algorithm.Argon2id } as const;
 /** The prefix tells a leaked secret's kind at a glance, and lets secret scanners recognise it. */
 const SECRET_PREFIX: Readonly<Record<TokenKind, string>> = { session: 'fs_', api_key: 'fk_' };
 
@@ -53,7 +50,7 @@ export class AccountService {
   async signup(username: string, password: string, sessionTtlSeconds: number): Promise<Session> {
     checkPassword(password);
     const user = this.newUser(username, 'person', DEFAULT_TENANT);
-    await this.meta.accounts.insertUser(user, await hash(password, ARGON2));
+    await this.meta.accounts.insertUser(user, await hashPassword(password));
     return this.startSession(user, sessionTtlSeconds);
   }
 
@@ -65,7 +62,7 @@ export class AccountService {
   async login(username: string, password: string, sessionTtlSeconds: number): Promise<Session> {
     const found = await this.meta.accounts.findUserByName(username.toLowerCase());
     const stored = found?.passwordHash ?? null;
-    const matches = await verify(stored ?? (await this.dummy()), password);
+    const matches = await verifyPassword(stored ?? (await this.dummy()), password);
     if (!found || stored === null || !matches) throw new FerryError('invalid_credentials', 'wrong username or password');
     return this.startSession(found.user, sessionTtlSeconds);
   }
@@ -157,9 +154,25 @@ export class AccountService {
 
   /** Made on first need rather than at construction, with the same parameters as real hashes. */
   private dummy(): Promise<string> {
-    this.dummyHash ??= hash(randomBytes(32).toString('base64url'), ARGON2);
+    this.dummyHash ??= hashPassword(randomBytes(32).toString('base64url'));
     return this.dummyHash;
   }
+}
+
+/**
+ * Argon2 is loaded with the first password: a node that only takes uploads from tokens never maps
+ * it (it costs several MiB of resident memory, which every upload node would pay).
+ */
+let argon2: Promise<typeof import('@node-rs/argon2')> | null = null;
+
+/** Library defaults (19 MiB, 2 passes, 1 lane): OWASP's recommended Argon2id floor. */
+async function hashPassword(password: string): Promise<string> {
+  const lib = await (argon2 ??= import('@node-rs/argon2'));
+  return lib.hash(password, { algorithm: lib.Algorithm.Argon2id });
+}
+
+async function verifyPassword(hashed: string, password: string): Promise<boolean> {
+  return (await (argon2 ??= import('@node-rs/argon2'))).verify(hashed, password);
 }
 
 /** Secrets are random and long, so a fast hash suffices: only the hash is stored. */
