@@ -287,6 +287,55 @@ describe('the upload page in headless Chromium', () => {
     await page.context().close();
   });
 
+  test('pause, resume and cancel from the keyboard', async () => {
+    const page = await newPage();
+    const problems = watchProblems(page);
+    await page.goto(`${open.url}/`);
+    await page.getByRole('heading', { name: 'Upload files' }).waitFor();
+    // Chunks wait here until released, so the upload is caught while it sends.
+    let hold = true;
+    const held: Route[] = [];
+    const uploadIds = new Set<string>();
+    let chunkHeld!: () => void;
+    let someHeld = new Promise<void>((resolve) => { chunkHeld = resolve; });
+    await page.route('**/api/v1/uploads/*/chunks/*', async (route) => {
+      uploadIds.add(chunkOf(route.request().url())!.upload);
+      if (!hold) return route.continue();
+      held.push(route);
+      chunkHeld();
+    });
+    const release = async () => {
+      hold = false;
+      // Chunks the pause aborted in the page are gone: continuing them fails, and the task sends them again.
+      for (const route of held.splice(0)) await route.continue().catch(() => undefined);
+    };
+
+    await page.setInputFiles('#pick-files', [{ name: 'paused.bin', mimeType: 'application/octet-stream', buffer: randomBytes(3 * MiB + 5) }]);
+    await someHeld;
+    await page.getByRole('button', { name: 'Pause: paused.bin' }).focus();
+    await page.keyboard.press('Enter');
+    await waitForState(page, 'paused.bin', 'paused');
+    assert.equal(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.action), 'resume', 'the keyboard stays on the row: Pause became Resume');
+    await release();
+    await page.keyboard.press('Enter');
+    await waitForState(page, 'paused.bin', 'done');
+
+    hold = true;
+    someHeld = new Promise<void>((resolve) => { chunkHeld = resolve; });
+    const before = new Set(uploadIds);
+    await page.setInputFiles('#pick-files', [{ name: 'cancelled.bin', mimeType: 'application/octet-stream', buffer: randomBytes(2 * MiB) }]);
+    await someHeld;
+    const cancelled = [...uploadIds].find((id) => !before.has(id))!;
+    await page.getByRole('button', { name: 'Cancel: cancelled.bin' }).click();
+    await page.locator('#uploads .row-name[title="cancelled.bin"]').waitFor({ state: 'detached' });
+    await release();
+    assert.equal((await fetch(`${open.url}/api/v1/uploads/${cancelled}`)).status, 410, 'the cancelled upload is gone on the server');
+    const names = ((await (await fetch(`${open.url}/api/v1/files`)).json()) as { files: FileJson[] }).files.map((f) => f.name);
+    assert.ok(names.includes('paused.bin') && !names.includes('cancelled.bin'), `only the paused and resumed file is in the library: ${names}`);
+    assert.deepEqual(problems.filter((text) => !/^Failed to load resource/.test(text)), []);
+    await page.context().close();
+  });
+
   test('with FERRY_AUTH=none the page needs no sign-in and uploads at once', async () => {
     const page = await newPage();
     const problems = watchProblems(page);
