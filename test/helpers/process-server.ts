@@ -107,6 +107,8 @@ export class ProcessServer {
         FERRY_DATA_DIR: this.options.dataDir,
         FERRY_LOG_LEVEL: 'warn',
         FERRY_AUTH: 'none',
+        // stop() cuts what still streams at once; tests of the drain itself ask for a grace period.
+        FERRY_SHUTDOWN_GRACE_SECONDS: '0',
         ...this.options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
