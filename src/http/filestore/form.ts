@@ -52,7 +52,9 @@ export async function receiveFormFile<T>(
         stream.resume();
         return;
       }
-      handled = onFile([...fields], { stream, filename: info.filename ?? '', mimeType: info.mimeType });
+      // Called in a promise so that a handler that throws at once (fields that contradict the
+      // query) cannot throw into the parser, which would then wait for the rest of the form forever.
+      handled = Promise.resolve().then(() => onFile([...fields], { stream, filename: info.filename ?? '', mimeType: info.mimeType }));
       // A handler that gives up before the end of the file leaves the parser waiting for the rest:
       // stop parsing and let the rest of the body go; the handler's error is the answer.
       handled.catch(() => {
