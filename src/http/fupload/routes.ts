@@ -46,7 +46,7 @@ export function registerFuploadRoutes(router: Router, ctx: HttpContext, fupload:
   };
 
   router.on('POST', NEW_TASK, handle(async (request) => {
-    const body = await readJson(request) as Record<string, unknown>;
+    const body = await readObject(request);
     const server = fupload.servers.byToken(body.token);
     if (!server) throw new FerryError('unauthorized', 'not authorized');
     const { task, key } = await fupload.tasks.open(server, {
@@ -83,7 +83,7 @@ export function registerFuploadRoutes(router: Router, ctx: HttpContext, fupload:
   }));
 
   router.on('POST', STATE, handle(async (request) => {
-    const { status, taskId } = await readJson(request) as { status?: unknown; taskId?: unknown };
+    const { status, taskId } = await readObject(request);
     // The original names the task in the body; the stateUrl handed out also carries it, with its key.
     const task = await fromQuery(fupload.tasks, request, typeof taskId === 'number' || typeof taskId === 'string' ? String(taskId) : undefined);
     if (status === 'cancel') {
@@ -122,6 +122,13 @@ async function fromQuery(tasks: FuploadTasks, request: HttpRequest, taskId?: str
 
 function inclusive(span: ByteSpan): { startByte: number; endByte: number } {
   return { startByte: span.start, endByte: span.end - 1 };
+}
+
+/** The JSON body, which these routes read as an object: `null`, an array or a number is refused. */
+async function readObject(request: HttpRequest): Promise<Record<string, unknown>> {
+  const body = await readJson(request);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new FerryError('invalid_request', 'the body must be a JSON object');
+  return body as Record<string, unknown>;
 }
 
 function text(value: unknown, name: string, pattern: RegExp): string {
