@@ -15,7 +15,7 @@ import { BusinessServers } from './http/fupload/clients.js';
 import { FuploadTasks } from './http/fupload/tasks.js';
 import { requestLimiters } from './limits/request-limiters.js';
 import { MemoryLocker } from './locks/memory.js';
-import { SqliteMetaStore } from './meta/sqlite/index.js';
+import { openMetaStore } from './meta/open.js';
 import type { MetaStore } from './meta/types.js';
 import { LocalBlobStore } from './storage/local.js';
 import type { BlobStore } from './storage/types.js';
@@ -38,9 +38,7 @@ export interface Wired extends Services {
  */
 export async function wireServices(config: Config): Promise<Wired> {
   // With PostgreSQL, every node shares the records: uploads, accounts and the library.
-  const meta: MetaStore = config.databaseUrl
-    ? await (await import('./meta/postgres/index.js')).PostgresMetaStore.open(config.databaseUrl)
-    : new SqliteMetaStore(join(config.dataDir, 'ferry.db'));
+  const meta: MetaStore = await openMetaStore(config);
   // With S3, every node reads and writes the same blobs.
   // Drivers are loaded only when used: each costs start-up time, and a resident heap that every
   // garbage collection then walks while uploads stream in (measured on a 512 MiB upload).

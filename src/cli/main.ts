@@ -8,6 +8,7 @@ import { FILES_USAGE, get, ls, rm } from './files-commands.js';
 import { login, LOGIN_USAGE } from './login-command.js';
 import { logout, LOGOUT_USAGE } from './logout-command.js';
 import { UsageError } from './args.js';
+import { QUOTA_USAGE, quota } from './quota-command.js';
 import { SERVICE_ACCOUNT_USAGE } from './service-account-usage.js';
 import { upload, UPLOAD_USAGE } from './upload-command.js';
 
@@ -23,7 +24,7 @@ Commands:
             start the upload server: \`all\` (default) serves HTTP and runs the background
             jobs; \`api\` serves HTTP only; \`worker\` runs the jobs and serves only
             /healthz, /readyz and /metrics (FERRY_ROLE sets the same)
-${SERVICE_ACCOUNT_USAGE}${LOGIN_USAGE}${LOGOUT_USAGE}${UPLOAD_USAGE}${FILES_USAGE}  help      show this text
+${SERVICE_ACCOUNT_USAGE}${QUOTA_USAGE}${LOGIN_USAGE}${LOGOUT_USAGE}${UPLOAD_USAGE}${FILES_USAGE}  help      show this text
 `;
 
 /** `serve`'s flags: `--role <role>` or `--role=<role>`. */
@@ -64,6 +65,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'service-account') {
     const { serviceAccount } = await import('./service-account.js');
     await serviceAccount(args, loadConfig(), process.stdout);
+    return 0;
+  }
+  if (command === 'quota') {
+    await quota(args, loadConfig(), process.stdout);
     return 0;
   }
   if (command === 'login') {

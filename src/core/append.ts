@@ -58,8 +58,9 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
     if (canDeferLength(ctx.store)) await ctx.store.declareLength(upload.id, size);
   }
   // A declared length was reserved against the quota; bytes of unknown length get the room left now.
-  const quotaLimit = size === null ? upload.offset + (await ctx.quota.room(upload.ownerId)) : Number.POSITIVE_INFINITY;
-  if (request.contentLength != null && upload.offset + request.contentLength > quotaLimit) throw ctx.quota.filledUp();
+  const room = size === null ? await ctx.quota.room(upload.ownerId) : null;
+  const quotaLimit = upload.offset + (room?.bytes ?? Number.POSITIVE_INFINITY);
+  if (request.contentLength != null && upload.offset + request.contentLength > quotaLimit) throw room!.filledUp();
   const limit = Math.min(lengthLimit, quotaLimit);
 
   const hash = await contentHash(ctx, upload);
@@ -85,7 +86,7 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
   });
   const aborted = await receiveBody(request.body, sink, writer, letGo);
   const reached = upload.offset + sink.stored;
-  const filledUp = isFerryError(sink.storageError, 'storage_full') ? sink.storageError : sink.overflow && quotaLimit < lengthLimit ? ctx.quota.filledUp() : null;
+  const filledUp = isFerryError(sink.storageError, 'storage_full') ? sink.storageError : sink.overflow && quotaLimit < lengthLimit ? room!.filledUp() : null;
   if (filledUp) {
     // What arrived before the disk or the quota filled up is durable (receiveBody synced it): the
     // client resumes from there once there is room. A checksummed request counts only as a whole.

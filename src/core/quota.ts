@@ -3,7 +3,10 @@ import { FerryError } from './errors.js';
 import type { Upload } from './upload.js';
 
 export interface QuotaLimits {
-  /** Bytes one user may hold (library files and unfinished uploads, see StorageUsage); null for no limit. */
+  /**
+   * Bytes one user may hold (library files and unfinished uploads, see StorageUsage), unless they
+   * were given a quota of their own (AccountRecords.setQuota); null for no limit.
+   */
   readonly quotaBytes: number | null;
   /** Uploads one user may have open or paused at once; null for no limit. */
   readonly maxOpenUploads: number | null;
@@ -28,13 +31,11 @@ export function reservationOf(upload: Pick<Upload, 'size' | 'offset'>): number {
 export class Quota {
   constructor(private readonly records: UploadRecords, private readonly limits: QuotaLimits) {}
 
-  /** Records a new upload if its owner has room for it; throws quota_exceeded or too_many_uploads otherwise. */
+  /**
+   * Records a new upload if its owner has room for it; throws quota_exceeded or too_many_uploads
+   * otherwise. Always through insertIf, as any user may have a quota of their own.
+   */
   async insert(upload: Upload): Promise<void> {
-    const { quotaBytes, maxOpenUploads } = this.limits;
-    if (quotaBytes === null && maxOpenUploads === null) {
-      await this.records.insert(upload);
-      return;
-    }
     const needed = reservationOf(upload);
     const { inserted, usage } = await this.records.insertIf(upload, (before) => this.refusal(before, needed, 1) === null);
     if (!inserted) throw this.refusal(usage, needed, 1) ?? new Error('insertIf refused an upload its check allowed');
@@ -43,28 +44,33 @@ export class Quota {
   /** Sets a deferred upload's length if its owner has room for the rest of it; returns the updated upload. */
   async declareSize(upload: Upload, size: number): Promise<Upload> {
     const needed = size - reservationOf(upload);
-    if (this.limits.quotaBytes === null) return (await this.records.update(upload.id, { size })) ?? upload;
     const result = await this.records.updateIf(upload.ownerId, upload.id, { size }, (before) => this.refusal(before, needed, 0) === null);
     if (result.upload) return result.upload;
     throw this.refusal(result.usage, needed, 0) ?? new FerryError('upload_not_found', 'upload vanished while declaring its length');
   }
 
-  /** How many more bytes the owner may store right now; Infinity without a quota. */
-  async room(ownerId: string): Promise<number> {
-    if (this.limits.quotaBytes === null) return Number.POSITIVE_INFINITY;
-    const { bytes } = await this.records.usage(ownerId);
-    return Math.max(0, this.limits.quotaBytes - bytes);
+  /**
+   * How many more bytes the owner may store right now (Infinity without a quota), and the error
+   * for bytes that arrive past that.
+   */
+  async room(ownerId: string): Promise<{ bytes: number; filledUp: () => FerryError }> {
+    const usage = await this.records.usage(ownerId);
+    const quotaBytes = this.quotaOf(usage);
+    return {
+      bytes: quotaBytes === null ? Number.POSITIVE_INFINITY : Math.max(0, quotaBytes - usage.bytes),
+      filledUp: () => new FerryError('quota_exceeded', `the storage quota of ${quotaBytes} bytes is used up: delete files to make room`, {
+        details: { quotaBytes },
+      }),
+    };
   }
 
-  /** The error for bytes that arrive past the room an upload of unknown length had. */
-  filledUp(): FerryError {
-    return new FerryError('quota_exceeded', `the storage quota of ${this.limits.quotaBytes} bytes is used up: delete files to make room`, {
-      details: { quotaBytes: this.limits.quotaBytes },
-    });
+  private quotaOf(usage: StorageUsage): number | null {
+    return usage.quotaBytes ?? this.limits.quotaBytes;
   }
 
   private refusal(usage: StorageUsage, bytes: number, uploads: number): FerryError | null {
-    const { quotaBytes, maxOpenUploads } = this.limits;
+    const { maxOpenUploads } = this.limits;
+    const quotaBytes = this.quotaOf(usage);
     if (maxOpenUploads !== null && usage.openUploads + uploads > maxOpenUploads) {
       return new FerryError('too_many_uploads', `at most ${maxOpenUploads} unfinished uploads at once: complete or cancel one first`, {
         details: { maxOpenUploads, openUploads: usage.openUploads },

@@ -12,6 +12,8 @@ export interface StorageUsage {
   readonly bytes: number;
   /** Uploads that are open or paused. */
   readonly openUploads: number;
+  /** The user's own quota (AccountRecords.setQuota), in place of the configured one; null when none is set. */
+  readonly quotaBytes: number | null;
 }
 
 /** Decides, from an owner's usage before a change, whether the change may happen. */
@@ -81,6 +83,8 @@ export interface AccountRecords {
   deleteToken(userId: string, tokenId: string): Promise<boolean>;
   deleteTokenByHash(tokenHash: string): Promise<boolean>;
   deleteExpiredTokens(now: Date): Promise<number>;
+  /** Gives the user a storage quota of their own (null: the configured one again); false for an unknown user. */
+  setQuota(userId: string, quotaBytes: number | null): Promise<boolean>;
 }
 
 export type FileSort = 'name' | 'size' | 'time';

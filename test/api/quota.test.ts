@@ -5,8 +5,11 @@
  * by deleting files.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { send } from '../helpers/http-client.js';
 import { draft, metadataHeader, TUS, tusCreate, tusPatch } from '../helpers/http-tus.js';
@@ -15,6 +18,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createUser, type TestUser } from '../helpers/users.js';
 
 const QUOTA = 100_000;
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const DATABASE_URL = process.env.FERRY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const FUPLOAD_TOKEN = 'quota-business-server';
 
@@ -205,6 +209,32 @@ describe('storage quota', () => {
     assert.match(body.data, /storage quota/);
   });
 
+  it('`ferry quota` shows a user\'s use, gives them a quota of their own, and takes it back', async () => {
+    const mia = await userHolding(server, 'cli-mia', 30_000);
+    const run = (...args: string[]) => promisify(execFile)(process.execPath, [MAIN, 'quota', ...args], {
+      env: { PATH: process.env.PATH, FERRY_DATA_DIR: server.dataDir, FERRY_QUOTA_BYTES: String(QUOTA) },
+    });
+    const shown = JSON.parse((await run('cli-mia', '--json')).stdout) as unknown;
+    assert.deepEqual(shown, { username: 'cli-mia', usedBytes: 30_000, quotaBytes: QUOTA, ownQuota: false, unfinishedUploads: 0 });
+    const big = { ...TUS, ...mia.auth, 'Upload-Length': 150_000 };
+    assert.equal((await send(server.endpoint, { method: 'POST', headers: big })).status, 507);
+
+    assert.equal((await run('cli-mia', '200000')).stdout, 'cli-mia: 30000 bytes used, a quota of 200000 bytes (their own); 0 unfinished uploads\n');
+    await tusCreate(server, big);
+    assert.equal((await send(server.endpoint, { method: 'POST', headers: { ...big, 'Upload-Length': 20_001 } })).status, 507);
+    // Another user keeps the configured quota.
+    const nick = await userHolding(server, 'cli-nick', 0);
+    assert.equal((await send(server.endpoint, { method: 'POST', headers: { ...TUS, ...nick.auth, 'Upload-Length': QUOTA + 1 } })).status, 507);
+
+    const back = JSON.parse((await run('cli-mia', 'default', '--json')).stdout) as { quotaBytes: number; ownQuota: boolean; usedBytes: number };
+    assert.deepEqual(back, { username: 'cli-mia', usedBytes: 180_000, quotaBytes: QUOTA, ownQuota: false, unfinishedUploads: 1 });
+    assert.equal((await send(server.endpoint, { method: 'POST', headers: { ...big, 'Upload-Length': 1 } })).status, 507);
+
+    await assert.rejects(run('nobody'), (err: { code: number; stderr: string }) => err.code === 1 && err.stderr === 'ferry: no user is named nobody\n');
+    await assert.rejects(run('cli-mia', 'lots'), (err: { code: number }) => err.code === 2);
+    await assert.rejects(run(), (err: { code: number }) => err.code === 2);
+  });
+
   it('several creations at once never reserve more than the quota between them', async () => {
     const judy = await userHolding(server, 'race-judy', 0);
     const answers = await Promise.all(Array.from({ length: 8 }, () =>
@@ -267,6 +297,14 @@ describe('unfinished uploads per user', () => {
     assert.equal((await send(server.endpoint, { method: 'POST', headers: { ...TUS, ...kim.auth, 'Upload-Length': 10 } })).status, 429);
     assert.equal((await send(second.location, { method: 'DELETE', headers: { ...TUS, ...kim.auth } })).status, 204);
     await tusCreate(server, { ...kim.auth, 'Upload-Length': 10 });
+  });
+  it('holds a user to a quota of their own where none is configured', async () => {
+    const olga = await createUser(server, 'olga');
+    assert.ok(await server.meta.accounts.setQuota(olga.id, 50));
+    const refused = await send(server.endpoint, { method: 'POST', headers: { ...TUS, ...olga.auth, 'Upload-Length': 51 } });
+    assert.equal(refused.status, 507, refused.text());
+    assert.match((refused.json() as ErrorJson).error.message, /of the 50-byte storage quota/);
+    await tusCreate(server, { ...olga.auth, 'Upload-Length': 50 });
   });
 });
 

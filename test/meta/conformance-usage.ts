@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { newUploadId } from '../../src/core/upload.js';
 import type { StorageUsage } from '../../src/meta/types.js';
-import { insertUser, sampleUpload, sha256Of, storeFile, useStore, type StoreFactory } from './conformance-fixtures.js';
+import { insertUser, randomId, sampleUpload, sha256Of, storeFile, useStore, type StoreFactory } from './conformance-fixtures.js';
 
 /** UploadRecords.usage, insertIf and updateIf: what a user's quota is measured by, and reserved through. */
 export function usageConformance(factory: StoreFactory): void {
@@ -11,7 +11,7 @@ export function usageConformance(factory: StoreFactory): void {
 
     it('is nothing for a user without files or uploads', async () => {
       const user = await insertUser(store());
-      assert.deepEqual(await store().uploads.usage(user.id), { bytes: 0, openUploads: 0 });
+      assert.deepEqual(await store().uploads.usage(user.id), { bytes: 0, openUploads: 0, quotaBytes: null });
     });
 
     it('counts every library file, reservations of unfinished uploads and completed partials, and nothing else', async () => {
@@ -33,8 +33,8 @@ export function usageConformance(factory: StoreFactory): void {
         sampleUpload({ ownerId: other.id, size: 900 }),
       ];
       for (const upload of uploads) await store().uploads.insert(upload);
-      assert.deepEqual(await store().uploads.usage(user.id), { bytes: 2000 + 300 + 40 + 5 + 20, openUploads: 3 });
-      assert.deepEqual(await store().uploads.usage(other.id), { bytes: 50_900, openUploads: 1 });
+      assert.deepEqual(await store().uploads.usage(user.id), { bytes: 2000 + 300 + 40 + 5 + 20, openUploads: 3, quotaBytes: null });
+      assert.deepEqual(await store().uploads.usage(other.id), { bytes: 50_900, openUploads: 1, quotaBytes: null });
     });
 
     it('follows an upload as it grows, declares its length and becomes a file', async () => {
@@ -42,12 +42,24 @@ export function usageConformance(factory: StoreFactory): void {
       const upload = sampleUpload({ ownerId: user.id, size: null });
       await store().uploads.insert(upload);
       await store().uploads.update(upload.id, { offset: 64 });
-      assert.deepEqual(await store().uploads.usage(user.id), { bytes: 64, openUploads: 1 });
+      assert.deepEqual(await store().uploads.usage(user.id), { bytes: 64, openUploads: 1, quotaBytes: null });
       await store().uploads.update(upload.id, { size: 100 });
-      assert.deepEqual(await store().uploads.usage(user.id), { bytes: 100, openUploads: 1 });
+      assert.deepEqual(await store().uploads.usage(user.id), { bytes: 100, openUploads: 1, quotaBytes: null });
       await storeFile(store(), user.id, { size: 100 });
       await store().uploads.update(upload.id, { state: 'terminated' });
-      assert.deepEqual(await store().uploads.usage(user.id), { bytes: 100, openUploads: 0 });
+      assert.deepEqual(await store().uploads.usage(user.id), { bytes: 100, openUploads: 0, quotaBytes: null });
+    });
+
+    it('carries the quota a user was given, until it is taken back', async () => {
+      const user = await insertUser(store());
+      assert.equal(await store().accounts.setQuota(user.id, 5 * 1024 ** 4), true);
+      assert.deepEqual(await store().uploads.usage(user.id), { bytes: 0, openUploads: 0, quotaBytes: 5 * 1024 ** 4 });
+      const { usage } = await store().uploads.insertIf(sampleUpload({ ownerId: user.id }), () => true);
+      assert.equal(usage.quotaBytes, 5 * 1024 ** 4);
+      assert.equal(await store().accounts.setQuota(user.id, null), true);
+      assert.equal((await store().uploads.usage(user.id)).quotaBytes, null);
+      assert.equal(await store().accounts.setQuota(randomId(), 1), false, 'an unknown user');
+      assert.equal((await store().accounts.getUser(user.id))?.id, user.id);
     });
 
     it('insertIf inserts only what the check allows, and reports the usage it checked', async () => {
@@ -56,14 +68,14 @@ export function usageConformance(factory: StoreFactory): void {
       const seen: StorageUsage[] = [];
       const refused = sampleUpload({ ownerId: user.id, size: 10 });
       assert.deepEqual(await store().uploads.insertIf(refused, (usage) => { seen.push(usage); return false; }), {
-        inserted: false, usage: { bytes: 1000, openUploads: 0 },
+        inserted: false, usage: { bytes: 1000, openUploads: 0, quotaBytes: null },
       });
       assert.equal(await store().uploads.get(refused.id), null);
       const accepted = sampleUpload({ ownerId: user.id, size: 10 });
-      assert.deepEqual(await store().uploads.insertIf(accepted, () => true), { inserted: true, usage: { bytes: 1000, openUploads: 0 } });
+      assert.deepEqual(await store().uploads.insertIf(accepted, () => true), { inserted: true, usage: { bytes: 1000, openUploads: 0, quotaBytes: null } });
       assert.deepEqual(await store().uploads.get(accepted.id), accepted);
-      assert.deepEqual(seen, [{ bytes: 1000, openUploads: 0 }]);
-      assert.deepEqual(await store().uploads.usage(user.id), { bytes: 1010, openUploads: 1 });
+      assert.deepEqual(seen, [{ bytes: 1000, openUploads: 0, quotaBytes: null }]);
+      assert.deepEqual(await store().uploads.usage(user.id), { bytes: 1010, openUploads: 1, quotaBytes: null });
     });
 
     it('updateIf changes only what the check allows', async () => {
@@ -71,11 +83,11 @@ export function usageConformance(factory: StoreFactory): void {
       const upload = sampleUpload({ ownerId: user.id, size: null, offset: 30 });
       await store().uploads.insert(upload);
       assert.deepEqual(await store().uploads.updateIf(user.id, upload.id, { size: 500 }, () => false), {
-        upload: null, usage: { bytes: 30, openUploads: 1 },
+        upload: null, usage: { bytes: 30, openUploads: 1, quotaBytes: null },
       });
       assert.equal((await store().uploads.get(upload.id))?.size, null);
       const { upload: updated, usage } = await store().uploads.updateIf(user.id, upload.id, { size: 500 }, () => true);
-      assert.deepEqual({ updated, usage }, { updated: { ...upload, size: 500 }, usage: { bytes: 30, openUploads: 1 } });
+      assert.deepEqual({ updated, usage }, { updated: { ...upload, size: 500 }, usage: { bytes: 30, openUploads: 1, quotaBytes: null } });
       assert.equal((await store().uploads.updateIf(user.id, newUploadId(), { size: 1 }, () => true)).upload, null);
     });
 
@@ -86,7 +98,7 @@ export function usageConformance(factory: StoreFactory): void {
       const results = await Promise.all(attempts.map((upload) =>
         store().uploads.insertIf(upload, (usage) => usage.bytes + (upload.size ?? 0) <= quota)));
       assert.equal(results.filter((result) => result.inserted).length, 3);
-      assert.deepEqual(await store().uploads.usage(user.id), { bytes: 900, openUploads: 3 });
+      assert.deepEqual(await store().uploads.usage(user.id), { bytes: 900, openUploads: 3, quotaBytes: null });
     });
 
     it('counts the reservations of each user apart', async () => {

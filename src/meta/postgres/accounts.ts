@@ -26,6 +26,11 @@ export class PostgresAccountRecords implements AccountRecords {
     }
   }
 
+  async setQuota(userId: string, quotaBytes: number | null): Promise<boolean> {
+    const { rowCount } = await this.db.query('UPDATE users SET quota_bytes = $1 WHERE id = $2', [quotaBytes, userId]);
+    return rowCount === 1;
+  }
+
   async getUser(id: string): Promise<User | null> {
     const { rows: [row] } = await this.db.query<UserRow>('SELECT * FROM users WHERE id = $1', [id]);
     return row ? fromUserRow(row) : null;

@@ -142,4 +142,6 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE dead_bytes DROP CONSTRAINT dead_blobs_pkey;
    ALTER TABLE dead_bytes ADD PRIMARY KEY (store, storage_key);
    ALTER INDEX dead_blobs_since RENAME TO dead_bytes_due;`,
+  // A user's own storage quota, in place of FERRY_QUOTA_BYTES (null: that one).
+  `ALTER TABLE users ADD COLUMN quota_bytes bigint;`,
 ];

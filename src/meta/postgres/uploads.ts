@@ -129,13 +129,14 @@ async function lockedUsageOf(tx: Queryable, ownerId: string): Promise<StorageUsa
 
 /** Uploads without a file hold their bytes themselves: unfinished ones what they reserve, completed tus partials what they hold. */
 async function usageOf(q: Queryable, ownerId: string): Promise<StorageUsage> {
-  const { rows: [row] } = await q.query<{ bytes: number; open_uploads: number }>(
+  const { rows: [row] } = await q.query<{ bytes: number; open_uploads: number; quota_bytes: number | null }>(
     `SELECT (SELECT COALESCE(SUM(size), 0) FROM files WHERE owner_id = $1)::bigint + COALESCE(SUM(COALESCE(size, "offset")), 0)::bigint AS bytes,
-            COUNT(*) FILTER (WHERE state IN ('open', 'paused')) AS open_uploads
+            COUNT(*) FILTER (WHERE state IN ('open', 'paused')) AS open_uploads,
+            (SELECT quota_bytes FROM users WHERE id = $1) AS quota_bytes
        FROM uploads WHERE owner_id = $1 AND file_id IS NULL AND state IN ('open', 'paused', 'completed')`,
     [ownerId],
   );
-  return { bytes: row!.bytes, openUploads: row!.open_uploads };
+  return { bytes: row!.bytes, openUploads: row!.open_uploads, quotaBytes: row!.quota_bytes };
 }
 
 async function aliasTarget(q: Queryable, ownerId: string, protocol: string, alias: string): Promise<string | null> {

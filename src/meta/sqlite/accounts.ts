@@ -22,6 +22,10 @@ export class SqliteAccountRecords implements AccountRecords {
     }
   }
 
+  async setQuota(userId: string, quotaBytes: number | null): Promise<boolean> {
+    return this.sqlite.write(() => this.sqlite.db.prepare('UPDATE users SET quota_bytes = ? WHERE id = ?').run(quotaBytes, userId).changes === 1);
+  }
+
   async getUser(id: string): Promise<User | null> {
     const row = this.sqlite.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
     return row ? fromUserRow(row) : null;

@@ -144,4 +144,6 @@ export const MIGRATIONS: readonly string[] = [
    INSERT INTO dead_bytes (store, storage_key, due_at) SELECT 'upload', storage_key, since FROM dead_blobs;
    DROP TABLE dead_blobs;
    CREATE INDEX dead_bytes_due ON dead_bytes (due_at);`,
+  // A user's own storage quota, in place of FERRY_QUOTA_BYTES (null: that one).
+  `ALTER TABLE users ADD COLUMN quota_bytes INTEGER;`,
 ];

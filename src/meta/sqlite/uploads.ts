@@ -11,7 +11,7 @@ export class SqliteUploadRecords implements UploadRecords {
   private readonly selectChunks: Database.Statement<[string], number>;
   private readonly selectChunk: Database.Statement<[string, number], number>;
   private readonly selectAlias: Database.Statement<[string, string, string], string>;
-  private readonly selectUsage: Database.Statement<[{ owner: string }], { bytes: number; open_uploads: number }>;
+  private readonly selectUsage: Database.Statement<[{ owner: string }], { bytes: number; open_uploads: number; quota_bytes: number | null }>;
 
   constructor(private readonly sqlite: SqliteDatabase) {
     const { db } = sqlite;
@@ -28,7 +28,8 @@ export class SqliteUploadRecords implements UploadRecords {
     // completed tus partial uploads what they hold. The partial index uploads_owner_held covers them.
     this.selectUsage = db.prepare(`SELECT
         (SELECT COALESCE(SUM(size), 0) FROM files WHERE owner_id = @owner) + COALESCE(SUM(COALESCE(size, "offset")), 0) AS bytes,
-        COALESCE(SUM(CASE WHEN state IN ('open', 'paused') THEN 1 ELSE 0 END), 0) AS open_uploads
+        COALESCE(SUM(CASE WHEN state IN ('open', 'paused') THEN 1 ELSE 0 END), 0) AS open_uploads,
+        (SELECT quota_bytes FROM users WHERE id = @owner) AS quota_bytes
       FROM uploads WHERE owner_id = @owner AND file_id IS NULL AND state IN ('open', 'paused', 'completed')`);
     this.selectChunks = db.prepare('SELECT idx FROM upload_chunks WHERE upload_id = ? ORDER BY idx').pluck() as Database.Statement<[string], number>;
   }
@@ -77,7 +78,7 @@ export class SqliteUploadRecords implements UploadRecords {
 
   private usageNow(ownerId: string): StorageUsage {
     const row = this.selectUsage.get({ owner: ownerId })!;
-    return { bytes: row.bytes, openUploads: row.open_uploads };
+    return { bytes: row.bytes, openUploads: row.open_uploads, quotaBytes: row.quota_bytes };
   }
 
   async update(id: string, changes: UploadChanges): Promise<Upload | null> {
