@@ -336,18 +336,27 @@ describe('the upload page in headless Chromium', () => {
     await page.context().close();
   });
 
-  test('with FERRY_AUTH=none the page needs no sign-in and uploads at once', async () => {
+  test('with FERRY_AUTH=none the page needs no sign-in; files dropped on it upload at once', async () => {
     const page = await newPage();
     const problems = watchProblems(page);
     await page.goto(`${open.url}/`);
     await page.getByRole('heading', { name: 'Upload files' }).waitFor();
     assert.ok(await page.locator('#signout').isHidden(), 'nothing to sign out of');
-    const src = source('notes/open.txt', 700 * KiB);
-    await page.setInputFiles('#pick-files', [{ name: 'open.txt', mimeType: 'text/plain', buffer: src.buffer }]);
-    await waitForState(page, 'open.txt', 'done');
+    const sources = [source('open.txt', 700 * KiB), source('empty.txt', 0)];
+    // A drop as the browser delivers it: dragenter and dragover, then drop with the files.
+    const transfer = await page.evaluateHandle((files) => {
+      const data = new DataTransfer();
+      for (const file of files) data.items.add(new File([Uint8Array.from(atob(file.base64), (c) => c.charCodeAt(0))], file.name, { type: 'text/plain' }));
+      return data;
+    }, sources.map((src) => ({ name: src.name, base64: src.buffer.toString('base64') })));
+    await page.dispatchEvent('#drop', 'dragenter', { dataTransfer: transfer });
+    await page.dispatchEvent('#drop', 'dragover', { dataTransfer: transfer });
+    assert.ok(await page.locator('#drop.active').isVisible(), 'the drop zone lights up while files are dragged over');
+    await page.dispatchEvent('#drop', 'drop', { dataTransfer: transfer });
+    for (const src of sources) await waitForState(page, src.name, 'done');
     const files = ((await (await fetch(`${open.url}/api/v1/files`)).json()) as { files: FileJson[] }).files;
-    assert.equal(files.find((f) => f.name === 'open.txt')?.sha256, src.sha256);
-    await page.locator('#library-body tr').first().waitFor();
+    for (const src of sources) assert.equal(files.find((f) => f.name === src.name)?.sha256, src.sha256, `${src.name} is stored intact`);
+    await page.locator('#library-body tr').nth(1).waitFor();
     assert.deepEqual(problems, []);
     await page.context().close();
   });
