@@ -18,7 +18,7 @@ import { HttpReply, HttpRequest } from './exchange.js';
 import { registerFileRoutes } from './files-routes.js';
 import { registerFilestoreRoutes } from './filestore/routes.js';
 import { registerFuploadRoutes, type FuploadServices } from './fupload/routes.js';
-import { applyConnectionLimits, checkHeaderLimits, serverOptions, watchBody } from './limits.js';
+import { applyConnectionLimits, checkHeaderLimits, serverOptions, watchClient } from './limits.js';
 import { Metrics } from './metrics.js';
 import { registerPage } from './page.js';
 import { limitRequest } from './rate-limit.js';
@@ -107,7 +107,7 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
     }
     const request = new HttpRequest(raw, log);
     const reply = new HttpReply(response);
-    if (declaresBody(raw)) watchBody(raw, pace, (cut) => log.info({ method: request.method, path: request.path, cut }, 'request body stalled; ended it'));
+    watchClient(raw, response, pace, (cut) => log.info({ method: request.method, path: request.path, cut }, 'client stalled; closed its connection'));
     response.once('close', () => {
       log.info({ method: request.method, path: request.path, status: response.statusCode, ms: Math.round(reply.elapsedMs) }, 'request');
     });
@@ -134,11 +134,6 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
   const server = createServer(serverOptions(config), (raw, response) => drain.track(response, handle(raw, response)));
   applyConnectionLimits(server, config);
   return { server, log, drain };
-}
-
-function declaresBody(raw: IncomingMessage): boolean {
-  const length = raw.headers['content-length'];
-  return raw.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 function withDeadline<T>(check: Promise<T>, ms: number, name: string): Promise<T> {

@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server, ServerOptions } from 'node:http';
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Config } from '../config.js';
 import { FerryError } from '../core/errors.js';
@@ -52,39 +52,50 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   );
 }
 
-export interface BodyPace {
-  /** The longest the client may send nothing while the server waits for its body. */
+export interface ClientPace {
+  /** The longest the client may send nothing while the server waits for its body, or take nothing of the answer. */
   readonly idleMs: number;
-  /** The slowest average rate over each `idleMs` of waiting; 0 for no floor. */
+  /** The slowest average rate of a body over each `idleMs` of waiting for it; 0 for no floor. */
   readonly minBytesPerSecond: number;
 }
 
-export type BodyCut = 'idle' | 'too_slow';
+export type ClientCut = 'idle' | 'too_slow' | 'not_reading';
 
 /**
- * Ends a request body whose client stalls: nothing for `idleMs`, or less than the minimum rate over
- * a window of `idleMs`, counted only while the server is actually waiting for bytes. The request is
- * destroyed, which to the code reading the body is the same as the client going away: an upload
- * keeps the bytes stored so far and records their offset, and the client resumes from there.
+ * Ends an exchange whose client stalls: while the server waits for the request body, nothing for
+ * `idleMs` or less than the minimum rate over a window of `idleMs`; while the answer waits for the
+ * client to take it (a download it stopped reading), nothing taken for `idleMs`. The connection is
+ * closed, which to the code reading a body is the same as the client going away: an upload keeps
+ * the bytes stored so far and records their offset, and the client resumes from there. A download
+ * lets go of its file or object storage stream.
  *
- * A body the server is not reading (its buffer is full because storage is slow or the handler waits
- * for a lock) is not the client's fault and is never cut. Progress is sampled from the socket's byte
- * count, so watching adds no listener to the body and does not change how it flows.
+ * Only waiting on the client counts. A body the server is not reading (its buffer is full because
+ * storage is slow or the handler waits for a lock) and an answer still being worked out are never
+ * held against it, and a body or download that is slow but keeps moving is never cut: there is no
+ * total time limit. Progress is sampled from the socket's byte counts, so watching adds no listener
+ * to the body and does not change how it flows.
  */
-export function watchBody(request: IncomingMessage, pace: BodyPace, onCut: (cut: BodyCut) => void): void {
+export function watchClient(request: IncomingMessage, response: ServerResponse, pace: ClientPace, onCut: (cut: ClientCut) => void): void {
   const socket = request.socket;
   const tickMs = Math.max(50, Math.floor(pace.idleMs / 4));
   const floor = (pace.minBytesPerSecond * pace.idleMs) / 1000;
-  let lastBytes = socket.bytesRead;
+  let read = socket.bytesRead;
+  let written = socket.bytesWritten;
   let silentMs = 0;
   let windowMs = 0;
   let windowBytes = 0;
+  let unreadMs = 0;
   const tick = () => {
-    const bytes = socket.bytesRead;
-    const arrived = bytes - lastBytes;
-    lastBytes = bytes;
-    const waiting = !request.complete && request.readableLength < request.readableHighWaterMark;
-    if (!waiting) {
+    const arrived = socket.bytesRead - read;
+    const taken = socket.bytesWritten - written;
+    read += arrived;
+    written += taken;
+    if (response.writableNeedDrain) {
+      unreadMs = taken > 0 ? 0 : unreadMs + tickMs;
+      if (unreadMs >= pace.idleMs) return cut('not_reading');
+    } else unreadMs = 0;
+    const awaitingBody = !request.complete && request.readableLength < request.readableHighWaterMark;
+    if (!awaitingBody) {
       silentMs = windowMs = windowBytes = 0;
       return;
     }
@@ -98,14 +109,12 @@ export function watchBody(request: IncomingMessage, pace: BodyPace, onCut: (cut:
   };
   const timer = setInterval(tick, tickMs);
   timer.unref();
-  const stop = () => clearInterval(timer);
-  const cut = (why: BodyCut) => {
-    stop();
+  const cut = (why: ClientCut) => {
+    clearInterval(timer);
     onCut(why);
-    request.destroy();
+    socket.destroy();
   };
-  request.once('end', stop);
-  request.once('close', stop);
+  response.once('close', () => clearInterval(timer));
 }
 
 /**

@@ -2,7 +2,8 @@
  * Clients that send slowly or not at all, over raw sockets: headers that never finish, a body that
  * stops (its bytes so far are kept and the upload resumes from them), a body that trickles below
  * the minimum rate, a body that is slow but steady (never cut, however long it takes), a body the
- * server is not reading yet (never the client's fault), and idle keep-alive connections.
+ * server is not reading yet (never the client's fault), a download nobody reads, and idle
+ * keep-alive connections.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -10,7 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { sha256Hex, withTimeout } from '../helpers/e2e.js';
 import { send, sendRaw, sleep } from '../helpers/http-client.js';
-import { CHUNK, tusCreate, tusOffset, tusPatch } from '../helpers/http-tus.js';
+import { CHUNK, tusCreate, tusOffset, tusPatch, tusUpload } from '../helpers/http-tus.js';
 import { contentDigest } from '../helpers/native-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -142,6 +143,23 @@ describe('slow clients', () => {
     const answers = await Promise.all([withTimeout(first.closed, BOUND_MS, 'the first copy'), duplicate]);
     assert.match(answers[0], /^HTTP\/1\.1 200 /, answers[0].slice(0, 200));
     assert.equal(answers[1].status, 200, answers[1].text());
+  });
+
+  it('closes a download whose client stops taking it, letting go of the stored file', async () => {
+    const downloadsEnded = async () => {
+      const metrics = (await send(`${server.url}/metrics`)).text();
+      return Number(/ferry_http_request_duration_seconds_count\{route="\/files\/:id",method="GET",status_code="200"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    };
+    const created = await tusUpload(server, randomBytes(32 * 1024 * 1024));
+    const before = await downloadsEnded();
+    const connection = await open(server);
+    connection.socket.write(`GET ${new URL(created.location).pathname} HTTP/1.1\r\nHost: ferry\r\n\r\n`);
+    // Read nothing: the kernel's buffers fill, then the server waits on the client.
+    connection.socket.pause();
+    const deadline = Date.now() + BOUND_MS;
+    while ((await downloadsEnded()) === before && Date.now() < deadline) await sleep(100);
+    assert.equal(await downloadsEnded(), before + 1, 'the download request ended');
+    connection.socket.destroy();
   });
 
   it('closes a keep-alive connection that stays idle', async () => {
