@@ -36,7 +36,7 @@ async function soak(seed: string): Promise<void> {
   // The run did what it is for: uploads in every protocol completed, and there was chaos.
   const protocols = new Set(report.records.filter((record) => record.state === 'completed').map((record) => record.protocol));
   assert.deepEqual([...protocols].sort(), ['flow', 'fupload', 'ietf', 'native', 'tus', 'tus-js-client'], 'every protocol completed uploads');
-  assert.ok(report.chaos.kills + report.chaos.cuts.postgres + report.chaos.cuts.redis + report.chaos.cuts.rabbitmq > 0, 'chaos happened');
+  assert.ok(report.chaos.kills + Object.values(report.chaos.cuts).reduce((sum, count) => sum + count, 0) > 0, 'chaos happened');
   assert.ok(report.records.some((record) => record.state === 'completed' && record.interrupted > 0), 'some upload was resumed after a failed attempt');
 }
 

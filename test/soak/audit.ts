@@ -95,6 +95,20 @@ function readBlob(soak: SoakCluster, key: string): Promise<{ sha256: string; byt
   return client.send(new GetObjectCommand({ Bucket: settings.bucket, Key: `blobs/${key}` })).then((out) => sha256OfStream(out.Body as AsyncIterable<Buffer>));
 }
 
+/** An upload's row and stored chunks or ranges, for the report of a violation that names it. */
+export async function describeUpload(soak: SoakCluster, id: string): Promise<string> {
+  const { rows } = await soak.db.query(
+    `SELECT u.id, u.state, u.size, u."offset", u.chunk_size, u.chunk_count, u.sha256, u.expected_sha256, u.file_id, u.metadata,
+       to_timestamp(u.created_at / 1000.0) AS created, to_timestamp(u.expires_at / 1000.0) AS expires, to_timestamp(u.completed_at / 1000.0) AS completed,
+       (SELECT count(*) FROM upload_chunks c WHERE c.upload_id = u.id) AS chunks,
+       (SELECT count(*) FROM upload_ranges r WHERE r.upload_id = u.id) AS ranges,
+       (SELECT b.sha256 FROM blobs b WHERE b.storage_key = u.id) AS blob_of
+     FROM uploads u WHERE u.id = $1`,
+    [id],
+  );
+  return rows[0] ? JSON.stringify(rows[0]) : 'no such upload row';
+}
+
 /** Polls `probe` until it returns nothing; returns what it last returned (empty on success). */
 export async function waitUntilEmpty<T>(probe: () => Promise<T[]>, ms: number): Promise<T[]> {
   const deadline = Date.now() + ms;

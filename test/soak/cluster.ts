@@ -1,8 +1,8 @@
 /**
  * The soak's Ferry: api nodes and a worker (separate processes, test/helpers/cluster.ts) whose
  * PostgreSQL, Redis and RabbitMQ connections all go through relays the chaos cuts, on local disk
- * (one data dir shared by every node) or on a fresh Ceph RGW bucket. A sink takes the fuploadServer
- * callbacks.
+ * (one data dir shared by every node) or on a fresh Ceph RGW bucket (reached through a relay too).
+ * A sink takes the fuploadServer callbacks.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -15,7 +15,7 @@ import { Relay } from '../helpers/relay.js';
 import { FUPLOAD_TOKEN } from './fupload.js';
 import type { Storage } from './protocol.js';
 
-export type Service = 'postgres' | 'redis' | 'rabbitmq';
+export type Service = 'postgres' | 'redis' | 'rabbitmq' | 's3';
 
 export interface SoakClusterOptions {
   readonly storage: Storage;
@@ -35,7 +35,7 @@ export class SoakCluster {
   private constructor(
     readonly options: SoakClusterOptions,
     readonly cluster: Cluster,
-    readonly relays: Readonly<Record<Service, Relay>>,
+    readonly relays: Readonly<Partial<Record<Service, Relay>>>,
     /** The data dir every node shares (used by local storage only). */
     readonly dataDir: string,
     /** The soak's own connection to the cluster's schema, not through the relay. */
@@ -45,10 +45,11 @@ export class SoakCluster {
 
   static async start(options: SoakClusterOptions): Promise<SoakCluster> {
     const cluster = await Cluster.create();
-    const relays = {
+    const relays: Partial<Record<Service, Relay>> = {
       postgres: await Relay.forUrl(DATABASE_URL, 5432),
       redis: await Relay.forUrl(REDIS_URL, 6379),
       rabbitmq: await Relay.forUrl(AMQP_URL, 5672),
+      ...(options.storage === 's3' ? { s3: await Relay.forUrl(cluster.s3.settings.endpoint!, 80) } : {}),
     };
     const dataDir = await makeTempDir('ferry-soak-data-');
     const sink = createServer();
@@ -76,10 +77,11 @@ export class SoakCluster {
   private env(): Record<string, string> {
     const { storage, expirySeconds, sweepSeconds } = this.options;
     const sinkPort = (this.sink.address() as { port: number }).port;
+    const { postgres, redis, rabbitmq, s3 } = this.relays;
     return {
-      FERRY_DATABASE_URL: this.relays.postgres.urlFor(this.cluster.databaseUrl),
-      FERRY_REDIS_URL: this.relays.redis.urlFor(REDIS_URL),
-      FERRY_AMQP_URL: this.relays.rabbitmq.urlFor(AMQP_URL),
+      FERRY_DATABASE_URL: postgres!.urlFor(this.cluster.databaseUrl),
+      FERRY_REDIS_URL: redis!.urlFor(REDIS_URL),
+      FERRY_AMQP_URL: rabbitmq!.urlFor(AMQP_URL),
       FERRY_UPLOAD_EXPIRY_SECONDS: String(expirySeconds),
       FERRY_EXPIRY_SWEEP_SECONDS: String(sweepSeconds),
       // Longer than a dead node's lock lives (FERRY_LOCK_TTL_MS, 6 s): a request waits it out.
@@ -90,6 +92,7 @@ export class SoakCluster {
       FERRY_RATE_LIMIT_PER_ADDRESS: '1000000',
       FERRY_FUPLOAD_CLIENTS: JSON.stringify({ [FUPLOAD_TOKEN]: `http://127.0.0.1:${sinkPort}/notify` }),
       ...(storage === 'local' ? { FERRY_STORAGE: 'local', FERRY_DATA_DIR: this.dataDir } : {}),
+      ...(s3 ? { FERRY_S3_ENDPOINT: s3.urlFor(this.cluster.s3.settings.endpoint!).replace(/\/$/, '') } : {}),
     };
   }
 
@@ -111,14 +114,18 @@ export class SoakCluster {
     });
   }
 
-  logs(): string {
-    return this.cluster.logs();
+  /** Each node's logged errors (pino levels 50 and 60) and crash traces, the last of them. */
+  errorLogs(): string {
+    return this.nodes.map((node) => {
+      const lines = node.output().split('\n').filter((line) => /"level":(50|60)|^\s*at |Error/.test(line) && !/NodeVersionSupportWarning/.test(line));
+      return `--- ${node === this.worker ? 'worker' : `api ${this.api.indexOf(node)}`} (port ${node.port}) ---\n${lines.slice(-40).join('\n')}`;
+    }).join('\n');
   }
 
   async dispose(): Promise<void> {
-    for (const relay of Object.values(this.relays)) await relay.restore();
+    for (const relay of Object.values(this.relays)) await relay!.restore();
     await this.cluster.dispose().catch((err: unknown) => console.error('soak: cluster cleanup:', err));
-    for (const relay of Object.values(this.relays)) await relay.close();
+    for (const relay of Object.values(this.relays)) await relay!.close();
     await this.db.end();
     this.sink.close();
     await removeDir(this.dataDir);

@@ -4,10 +4,10 @@
  * the summary and decides what a violation means (a non-zero exit, a failed test).
  */
 import { sleep } from '../helpers/e2e.js';
-import { Chaos, type ChaosCounts } from './chaos.js';
+import { Chaos, reviveCrashed, type ChaosCounts } from './chaos.js';
 import { SoakCluster } from './cluster.js';
 import {
-  checkBlobBytes, checkCompleted, checkLibrary, deadBlobs, orphans, unfinishedUploads, waitUntilEmpty,
+  checkBlobBytes, checkCompleted, checkLibrary, deadBlobs, describeUpload, orphans, unfinishedUploads, waitUntilEmpty,
 } from './audit.js';
 import { flowJs, nativeChunks } from './chunks.js';
 import { fupload } from './fupload.js';
@@ -82,7 +82,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     ]);
     log(`[${at()}] soak over: ${workload.records.length} uploads; auditing`);
 
-    for (const node of soak.nodes) if (!node.running) await node.restart();
+    await reviveCrashed(soak, (what) => violation(null, what));
     await resumeIncomplete(workload, options, violation);
     log(`[${at()}] incomplete uploads resumed`);
 
@@ -101,15 +101,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const missing = await waitUntilEmpty(async () => tasks.filter((task) => soak.callbacks.get(task) !== '0'), 60_000);
     for (const task of missing) violation(null, `fupload task ${task} completed but its business server got no success callback (got ${soak.callbacks.get(task) ?? 'none'})`);
     log(`[${at()}] audit done`);
-    if (violations.length > 0) log(`node logs:\n${soak.logs()}`);
+    if (violations.length > 0) {
+      const ids = new Set(violations.flatMap((line) => line.match(/\b[0-9a-f]{32}\b/g) ?? []));
+      for (const id of ids) violations.push(`upload ${id} now: ${await describeUpload(soak, id)}`);
+      log(`errors the nodes logged:\n${soak.errorLogs()}`);
+    }
     return { options, records: workload.records, chaos: chaos.counts, blobs, callbacks: { expected: tasks.length, received: tasks.length - missing.length }, violations };
   } finally {
     await soak.dispose();
   }
 }
 
-/** Drives every upload the soak left incomplete to its end, without chaos or cuts. */
+/**
+ * Drives every upload the soak left incomplete to its end, without chaos or cuts; and tries once
+ * more the ones that failed, to tell a stuck upload from one that only answered wrongly once.
+ */
 async function resumeIncomplete(workload: Workload, options: SoakOptions, violation: (record: UploadRecord | null, what: string) => void): Promise<void> {
+  const failed = workload.records.filter((record) => record.state === 'failed' && record.session);
   const incomplete = workload.records.filter((record) => record.state === 'incomplete');
   const deadline = Date.now() + RESUME_WITHIN_MS;
   const protocols = new Map(PROTOCOLS.map((protocol) => [protocol.name, protocol]));
@@ -118,6 +126,13 @@ async function resumeIncomplete(workload: Workload, options: SoakOptions, violat
     await workload.drive(record, protocols.get(record.protocol)!, workload.planOf(record), rng, { deadline, abandonAfter: Infinity, cutRate: 0 });
     if (record.state === 'completed') record.resumedAfterEnd = true;
     else if (record.state === 'incomplete') violation(record, `not completed within ${RESUME_WITHIN_MS} ms of resuming after the soak`);
+  });
+  await inBatches(failed, options.concurrency, async (record) => {
+    record.state = 'incomplete' as UploadRecord['state'];
+    const rng = Random.derive(options.seed, `retry-${record.label}`);
+    await workload.drive(record, protocols.get(record.protocol)!, workload.planOf(record), rng, { deadline, abandonAfter: Infinity, cutRate: 0 });
+    violation(record, `after its failure, trying again without chaos: ${record.state === 'completed' ? 'completed' : `still ${record.state}`}`);
+    if (record.state === 'incomplete') record.state = 'failed';
   });
 }
 
@@ -145,7 +160,7 @@ export function summarize(report: SoakReport): string {
     ];
     lines.push([protocol.padEnd(14), ...values.map((value) => String(value).padStart(9))].join(' '));
   }
-  lines.push(`chaos: ${chaos.kills} SIGKILLs, cuts: postgres ${chaos.cuts.postgres}, redis ${chaos.cuts.redis}, rabbitmq ${chaos.cuts.rabbitmq}`);
+  lines.push(`chaos: ${chaos.kills} SIGKILLs, cuts: ${Object.entries(chaos.cuts).map(([service, count]) => `${service} ${count}`).join(', ') || 'none'}`);
   lines.push(`blobs checked: ${report.blobs}; fupload callbacks: ${report.callbacks.received}/${report.callbacks.expected}`);
   lines.push(report.violations.length === 0 ? 'no violations' : `${report.violations.length} violation(s):\n${report.violations.map((line) => `  - ${line}`).join('\n')}`);
   return lines.join('\n');

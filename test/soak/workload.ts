@@ -128,8 +128,8 @@ export class Workload {
           await sleep(rng.int(50, 1_000));
           continue;
         }
-        record.session = null;
         if (err instanceof Gone) {
+          record.session = null;
           const idle = Date.now() - record.lastProgressAt;
           // Idle past its expiry (e.g. every attempt failed for that long): gone by the rules.
           if (idle >= expirySeconds * 1000 - 1_000) {
@@ -140,6 +140,7 @@ export class Workload {
           this.options.violation(record, `the upload vanished ${idle} ms after its last progress (expiry ${expirySeconds} s): ${err.message}`);
           return;
         }
+        // The session stays: the audit tries once more whether the upload can still be finished.
         record.state = 'failed';
         this.options.violation(record, err instanceof Unexpected ? err.message : `soak driver error: ${(err as Error).stack ?? String(err)}`);
         return;
