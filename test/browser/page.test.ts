@@ -20,7 +20,7 @@ import { CHROMIUM, launchChromium, type SourceBlob } from './harness.js';
 const KiB = 1024;
 /** The native API's smallest chunk when the client names none (see ChunkedUploads.chunking). */
 const CHUNK = MiB;
-const UPLOAD_MS = 30_000;
+const UPLOAD_MS = 60_000;
 const OUTPUT = fileURLToPath(new URL('../../../test-output/', import.meta.url));
 
 interface Source extends SourceBlob {
