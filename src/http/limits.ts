@@ -19,7 +19,7 @@ export function serverOptions(config: ConnectionLimits): ServerOptions {
 /**
  * Deadlines on what a client owes the server: its headers, and its next request on an idle
  * keep-alive connection. A request as a whole has none: an upload of any size over a slow link
- * may take as long as it needs, as long as its body keeps moving (see watchBody).
+ * may take as long as it needs, as long as its body keeps moving (see watchClient).
  */
 export function applyConnectionLimits(server: Server, config: ConnectionLimits): void {
   server.requestTimeout = 0;
@@ -47,7 +47,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   const code = status === 431 ? 'headers_too_large' : status === 408 ? 'request_timeout' : 'invalid_request';
   const body = JSON.stringify({ error: { code, message } });
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }

@@ -14,9 +14,10 @@ interface Counted {
 
 /**
  * Counts the request against its client address and, when it carries a credential, its user; over
- * either limit it is refused (429) before any of it is handled. Requests are counted, not bytes, so
- * the many chunk requests of a fast upload cost one each and the defaults leave room for them.
- * Every counted answer says where the caller stands (the IETF RateLimit and RateLimit-Policy fields).
+ * either limit it is refused (429) before any of it is handled, saying when to come back and why
+ * (Retry-After, and the IETF RateLimit and RateLimit-Policy fields). Requests are counted, not
+ * bytes, so the many chunk requests of a fast upload cost one each and the defaults leave room for
+ * them. Allowed answers carry no count, so that equal requests get equal answers.
  */
 export async function limitRequest(ctx: HttpContext, limiters: RequestLimiters, request: HttpRequest, reply: HttpReply): Promise<void> {
   // Probes from load balancers and monitoring are never limited: they all come from a few addresses.
@@ -36,7 +37,6 @@ export async function limitRequest(ctx: HttpContext, limiters: RequestLimiters, 
       if (!decision.allowed) refuse(reply, counted);
     }
   }
-  describe(reply, counted);
 }
 
 /** Counts an attempt against one limiter; over the limit, answers 429 with when to try again. */
@@ -45,17 +45,14 @@ export async function enforceLimit(limiter: RateLimiter, key: string, reply: Htt
   if (!decision.allowed) refuse(reply, [{ name: 'attempts', decision }]);
 }
 
+/** Refuses with 429, naming the policies counted and, of the last one (the one that refused), when it opens again. */
 function refuse(reply: HttpReply, counted: readonly Counted[]): never {
-  describe(reply, counted);
-  reply.header('Retry-After', String(Math.max(...counted.map((entry) => entry.decision.retryAfterSeconds))));
+  const refused = counted.at(-1)!;
+  reply
+    .header('Retry-After', String(refused.decision.retryAfterSeconds))
+    .header('RateLimit-Policy', counted.map(({ name, decision }) => `"${name}";q=${decision.limit};w=${decision.windowSeconds}`).join(', '))
+    .header('RateLimit', `"${refused.name}";r=${refused.decision.remaining};t=${refused.decision.resetSeconds}`);
   throw new FerryError('rate_limited', 'too many requests; try again later');
-}
-
-function describe(reply: HttpReply, counted: readonly Counted[]): void {
-  if (counted.length === 0) return;
-  const tightest = counted.reduce((a, b) => (b.decision.remaining < a.decision.remaining || !b.decision.allowed ? b : a));
-  reply.header('RateLimit-Policy', counted.map(({ name, decision }) => `"${name}";q=${decision.limit};w=${decision.windowSeconds}`).join(', '));
-  reply.header('RateLimit', `"${tightest.name}";r=${tightest.decision.remaining};t=${tightest.decision.resetSeconds}`);
 }
 
 /**

@@ -72,14 +72,11 @@ describe('per-address request limit', () => {
     await server?.stop();
   });
 
-  it('counts every request from an address, signed in or not, and refuses past the limit with 429 and where it stands', async () => {
+  it('counts every request from an address, signed in or not, and refuses past the limit with 429 saying why and until when', async () => {
     const from = freshAddress();
     const answers = await spend(server, 3, { from });
     assert.deepEqual(answers.map((answer) => answer.status), [401, 401, 401]);
-    answers.forEach((answer, index) => {
-      assert.match(String(answer.headers['ratelimit']), new RegExp(`^"address";r=${2 - index};t=[1-9]\\d*$`));
-      assert.equal(answer.headers['ratelimit-policy'], '"address";q=3;w=60');
-    });
+    for (const answer of answers) assert.equal(answer.headers['ratelimit'], undefined, 'allowed answers carry no count');
     const refused = await call(server, '/api/v1/auth/me', { from });
     assertRefused(refused, 'address');
     assert.deepEqual(JSON.parse(refused.body), { error: { code: 'rate_limited', message: 'too many requests; try again later' } });
@@ -103,7 +100,6 @@ describe('per-address request limit', () => {
     for (const path of ['/healthz', '/readyz', '/metrics']) {
       const answers = await spend(server, 5, { from }, path);
       assert.deepEqual(answers.map((answer) => answer.status), [200, 200, 200, 200, 200], path);
-      assert.equal(answers[0]!.headers['ratelimit'], undefined);
     }
     assert.equal((await call(server, '/api/v1/auth/me', { from })).status, 401);
   });
