@@ -194,12 +194,14 @@ describe('the upload page in headless Chromium', () => {
     for (const src of files) await waitForState(page, src.name, 'failed');
     const message = await page.locator('#uploads li[data-state="failed"] .row-status').first().textContent();
     assert.match(message!, /Cannot reach the server/, 'the failure is said in words');
-    await page.unroute('**/api/v1/uploads/*/chunks/*');
+    await page.screenshot({ path: `${OUTPUT}page-connection-lost.png` });
     const uploadIds = [...storedBefore.keys()];
     assert.equal(uploadIds.length, 2);
 
-    // Reload: the page lists both unfinished uploads; picking the files again resumes them.
+    // Reload (the connection is back only after it, so no retry of the old page sends anything):
+    // the page lists both unfinished uploads; picking the files again resumes them.
     await page.reload();
+    await page.unroute('**/api/v1/uploads/*/chunks/*');
     await page.getByRole('heading', { name: 'Unfinished uploads' }).waitFor();
     assert.deepEqual((await page.locator('#unfinished-list li').evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset.name))).sort(), ['alpha.bin', 'beta.bin']);
     const sentAfter: { upload: string; index: number }[] = [];

@@ -7,6 +7,8 @@ import { describeError, isTransient } from './messages.js';
 
 /** Files uploading at once; each sends several chunks in parallel already. */
 const ACTIVE = 2;
+/** How often uploads stopped by the network or the server try again by themselves. */
+const RETRY_MS = 30_000;
 
 type RowState = 'waiting' | 'running' | 'paused' | 'done' | 'instant' | 'failed';
 
@@ -36,10 +38,16 @@ export class Uploads {
     private readonly list: HTMLUListElement,
     private readonly onChange: (event: 'added' | 'finished' | 'removed') => void,
   ) {
-    // Back online: whatever stopped for want of a network goes on by itself.
-    window.addEventListener('online', () => {
+    // Whatever stopped for want of a network or a server goes on by itself: when the browser is back
+    // online, when the page is shown again (a laptop opened), and every RETRY_MS meanwhile.
+    const retryStopped = () => {
       for (const row of this.rows) if (row.state === 'failed' && isTransient(row.error)) this.requeue(row);
+    };
+    window.addEventListener('online', retryStopped);
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') retryStopped();
     });
+    window.setInterval(retryStopped, RETRY_MS);
   }
 
   add(files: readonly Picked[]): void {
@@ -234,6 +242,7 @@ export class Uploads {
     const { progress, result } = row;
     if (row.state === 'done' && result) return t('sentIn', { size: bytes(total), time: duration((row.finishedAt - row.startedAt) / 1000) });
     if (row.state === 'instant') return bytes(total);
+    if (row.state === 'failed' && isTransient(row.error)) return t('autoRetry');
     const parts = [t('sizeOf', { done: bytes(progress?.uploadedBytes ?? 0), total: bytes(total) })];
     if (row.state === 'running' && progress && progress.phase === 'uploading' && progress.speed > 0) {
       parts.push(t('speed', { speed: bytes(progress.speed) }));
