@@ -338,7 +338,7 @@ describe('the upload page in headless Chromium', () => {
     await page.context().close();
   });
 
-  test('with FERRY_AUTH=none the page needs no sign-in; files dropped on it upload at once', async () => {
+  test('with FERRY_AUTH=none the page needs no sign-in; files dropped on it and a picked folder upload at once', async () => {
     const page = await newPage();
     const problems = watchProblems(page);
     await page.goto(`${open.url}/`);
@@ -359,6 +359,16 @@ describe('the upload page in headless Chromium', () => {
     const files = ((await (await fetch(`${open.url}/api/v1/files`)).json()) as { files: FileJson[] }).files;
     for (const src of sources) assert.equal(files.find((f) => f.name === src.name)?.sha256, src.sha256, `${src.name} is stored intact`);
     await page.locator('#library-body tr').nth(1).waitFor();
+
+    // A picked folder: each file is named by its path inside it, which makes library folders.
+    const album = join(dir, 'album');
+    await mkdir(join(album, 'sub'), { recursive: true });
+    await writeFile(join(album, 'a.txt'), 'first');
+    await writeFile(join(album, 'sub', 'b.txt'), 'second');
+    await page.setInputFiles('#pick-folder', album);
+    for (const name of ['album/a.txt', 'album/sub/b.txt']) await waitForState(page, name, 'done');
+    const named = ((await (await fetch(`${open.url}/api/v1/files?folder=album/`)).json()) as { files: FileJson[] }).files.map((f) => f.name).sort();
+    assert.deepEqual(named, ['album/a.txt', 'album/sub/b.txt']);
     assert.deepEqual(problems, []);
     await page.context().close();
   });
