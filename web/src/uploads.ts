@@ -66,7 +66,7 @@ export class Uploads {
     this.pump();
   }
 
-  /** Whether a file of this name and identity is in the list, not finished. */
+  /** Whether a file of this name and identity is in the list. */
   has(name: string, size: number, lastModified: number): boolean {
     return this.rows.some((row) => row.picked.name === name && row.picked.file.size === size && row.picked.file.lastModified === lastModified);
   }
@@ -88,7 +88,8 @@ export class Uploads {
   }
 
   private pump(): void {
-    const running = this.rows.filter((row) => row.state === 'running' || (row.state === 'paused' && row.task)).length;
+    // A paused upload gives its turn to the next one.
+    const running = this.rows.filter((row) => row.state === 'running').length;
     const next = this.rows.filter((row) => row.state === 'waiting').slice(0, Math.max(0, ACTIVE - running));
     for (const row of next) void this.run(row);
   }
@@ -153,6 +154,7 @@ export class Uploads {
       announce(t('uploadPaused', { name: row.picked.name }));
     }
     this.render(row);
+    this.pump();
   }
 
   private resume(row: Row): void {
