@@ -118,7 +118,7 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
       applyCors(request, reply, config.corsOrigins);
       drain.admit(request.path, response);
       applySecurityHeaders(reply, config);
-      await limitRequest(ctx, services.limiters, request, reply);
+      await limitRequest(ctx, request, reply);
       checkHeaderLimits(request);
       if (!handler) throw new FerryError('not_found', 'no such resource');
       await handler(request, reply);

@@ -6,6 +6,7 @@ import type { LibraryService } from '../core/library.js';
 import type { NamedUploads } from '../core/named-uploads.js';
 import type { Principal } from '../core/principal.js';
 import type { UploadService } from '../core/uploads.js';
+import type { RequestLimiters } from '../limits/rate-limit.js';
 import type { Authenticator } from './auth.js';
 import { uploadUrl } from './headers.js';
 
@@ -21,6 +22,7 @@ export interface HttpContext {
   readonly accounts: AccountService;
   readonly auth: Authenticator;
   readonly config: Config;
+  readonly limiters: RequestLimiters;
 }
 
 export function fileUrl(ctx: HttpContext, request: HttpRequest, id: string): string {

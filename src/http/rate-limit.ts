@@ -1,7 +1,7 @@
 import { isIPv4 } from 'node:net';
 import type { Config } from '../config.js';
 import { FerryError } from '../core/errors.js';
-import type { RateDecision, RateLimiter, RequestLimiters } from '../limits/rate-limit.js';
+import type { RateDecision, RateLimiter } from '../limits/rate-limit.js';
 import { bearerSecret } from './auth.js';
 import { ownerOf, type HttpContext } from './context.js';
 import { OPERATIONAL_PATHS } from './drain.js';
@@ -19,7 +19,8 @@ interface Counted {
  * bytes, so the many chunk requests of a fast upload cost one each and the defaults leave room for
  * them. Allowed answers carry no count, so that equal requests get equal answers.
  */
-export async function limitRequest(ctx: HttpContext, limiters: RequestLimiters, request: HttpRequest, reply: HttpReply): Promise<void> {
+export async function limitRequest(ctx: HttpContext, request: HttpRequest, reply: HttpReply): Promise<void> {
+  const { limiters } = ctx;
   // Probes from load balancers and monitoring are never limited: they all come from a few addresses.
   if (OPERATIONAL_PATHS.has(request.path)) return;
   const counted: Counted[] = [];

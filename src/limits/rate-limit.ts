@@ -19,14 +19,15 @@ export interface RateDecision {
 export interface RateLimiter {
   /** Counts one attempt for `key` and says whether it is within the limit. */
   hit(key: string): Promise<RateDecision>;
-  /** Lets go of connections, if the limiter has any. */
-  close?(): Promise<void>;
 }
 
-/** The limiters every request passes, each null when its limit is off. */
+/** Every rate limiter Ferry keeps. */
 export interface RequestLimiters {
+  /** Every request, per client address and per user; null when the limit is off. */
   readonly byAddress: RateLimiter | null;
   readonly byUser: RateLimiter | null;
+  /** Sign-in attempts per client address and per username, and sign-ups per address. */
+  readonly logins: { readonly byAddress: RateLimiter; readonly byName: RateLimiter; readonly signupsByAddress: RateLimiter };
 }
 
 export interface RateLimiterOptions {

@@ -20,57 +20,62 @@ return {count, left}
 /** After a failure, Redis is not asked again for this long: an outage must not slow every request. */
 const RETRY_AFTER_FAILURE_MS = 1_000;
 
-export interface RedisRateLimiterOptions extends RateLimiterOptions {
-  /** Namespace of the counters; the nodes of one deployment share it, limiters of one node differ. */
-  readonly prefix: string;
+export interface RedisRateLimitsOptions {
   /** How long one count may take; a slower Redis is treated as away. */
   readonly timeoutMs?: number;
-  /** Told when Redis cannot be asked (the attempt is then allowed), once per outage. */
+  /** Told when Redis cannot be asked (attempts are then allowed), once per outage. */
   readonly onError?: (err: unknown) => void;
   readonly now?: () => number;
 }
 
+export interface RedisRateLimiterOptions extends RateLimiterOptions {
+  /** Namespace of the counters; the nodes of one deployment share it, the limiters of one node differ. */
+  readonly prefix: string;
+}
+
 /**
- * A fixed window per key in Redis, shared by every node on it: the same limit whichever node a
- * client's requests reach. When Redis cannot answer, attempts are allowed, and for a second after a
- * failure Redis is not asked at all: an outage of the limiter must neither stop nor slow down the
- * requests that need nothing else from Redis (downloads, for one).
+ * Rate limiters counting in Redis, over one connection: a fixed window per key, shared by every
+ * node on that Redis, so the limit is the same whichever node a client's requests reach. When Redis
+ * cannot answer, attempts are allowed, and for a second after a failure Redis is not asked at all:
+ * an outage of the limiter must neither stop nor slow down the requests that need nothing else
+ * from Redis (downloads, for one).
  */
-export class RedisRateLimiter implements RateLimiter {
+export class RedisRateLimits {
   private readonly client: Redis;
+  private readonly now: () => number;
   private connecting: Promise<void> | null = null;
   private failing = false;
   private askAgainAt = 0;
-  private readonly now: () => number;
 
-  constructor(url: string, private readonly options: RedisRateLimiterOptions) {
+  constructor(url: string, private readonly options: RedisRateLimitsOptions = {}) {
     this.client = redisConnection(url, { timeoutMs: options.timeoutMs ?? 500, name: 'ferry-rate-limit' });
-    this.now = options.now ?? Date.now;
     // Errors reach the callers of hit(); without a listener ioredis would also print each one.
     this.client.on('error', () => undefined);
+    this.now = options.now ?? Date.now;
   }
 
-  async hit(key: string): Promise<RateDecision> {
-    if (this.now() < this.askAgainAt) return this.allowed();
-    try {
-      this.connecting ??= ensureConnected(this.client).finally(() => { this.connecting = null; });
-      await this.connecting;
-      const [count, left] = await HIT.run(this.client, [`${this.options.prefix}${key}`], [this.options.windowMs]) as [number, number];
-      this.failing = false;
-      return decide(count, this.options, left);
-    } catch (err) {
-      if (!this.failing) this.options.onError?.(err);
-      this.failing = true;
-      this.askAgainAt = this.now() + RETRY_AFTER_FAILURE_MS;
-      return this.allowed();
-    }
-  }
-
-  private allowed(): RateDecision {
-    return decide(0, this.options, this.options.windowMs);
+  limiter(options: RedisRateLimiterOptions): RateLimiter {
+    return { hit: (key) => this.hit(options, key) };
   }
 
   async close(): Promise<void> {
     await closeClient(this.client);
+  }
+
+  private async hit(options: RedisRateLimiterOptions, key: string): Promise<RateDecision> {
+    const allowed = decide(0, options, options.windowMs);
+    if (this.now() < this.askAgainAt) return allowed;
+    try {
+      this.connecting ??= ensureConnected(this.client).finally(() => { this.connecting = null; });
+      await this.connecting;
+      const [count, left] = await HIT.run(this.client, [`${options.prefix}${key}`], [options.windowMs]) as [number, number];
+      this.failing = false;
+      return decide(count, options, left);
+    } catch (err) {
+      if (!this.failing) this.options.onError?.(err);
+      this.failing = true;
+      this.askAgainAt = this.now() + RETRY_AFTER_FAILURE_MS;
+      return allowed;
+    }
   }
 }

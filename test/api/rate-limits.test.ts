@@ -25,13 +25,16 @@ interface CallOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** A loopback address to send from (all of 127/8 is local on Linux), standing for another client. */
   readonly from?: string;
+  readonly json?: unknown;
 }
 
 function call(server: TestServer, path: string, options: CallOptions = {}): Promise<Answer> {
   const { port } = new URL(server.url);
+  const body = options.json === undefined ? undefined : JSON.stringify(options.json);
+  const headers = body === undefined ? options.headers : { ...options.headers, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) };
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: '127.0.0.1', port, localAddress: options.from, method: options.method ?? 'GET', path, agent: false, headers: options.headers },
+      { host: '127.0.0.1', port, localAddress: options.from, method: options.method ?? 'GET', path, agent: false, headers },
       (res) => {
         const parts: Buffer[] = [];
         res.on('data', (chunk: Buffer) => parts.push(chunk));
@@ -39,7 +42,7 @@ function call(server: TestServer, path: string, options: CallOptions = {}): Prom
       },
     );
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
@@ -160,7 +163,7 @@ describe('request limits shared through Redis', () => {
   const userId = randomBytes(16).toString('hex');
 
   before(async () => {
-    const settings: Partial<Config> = { auth: 'required', redisUrl: REDIS_URL, rateLimitPerAddress: 5, rateLimitPerUser: 4 };
+    const settings: Partial<Config> = { auth: 'required', redisUrl: REDIS_URL, rateLimitPerAddress: 5, rateLimitPerUser: 4, loginAttempts: 3 };
     first = await startTestServer(settings);
     second = await startTestServer(settings);
     // The same user and key on both nodes (each has its own SQLite here; a cluster shares PostgreSQL).
@@ -182,6 +185,16 @@ describe('request limits shared through Redis', () => {
     assert.deepEqual(statuses, [200, 200, 200, 200]);
     assertRefused(await call(first, '/api/v1/auth/me', { from: freshAddress(), headers: auth }), 'user');
     assertRefused(await call(second, '/api/v1/auth/me', { from: freshAddress(), headers: auth }), 'user');
+  });
+
+  it('counts sign-in attempts for one username on both nodes against one limit', async () => {
+    const username = `guessed-${randomBytes(4).toString('hex')}`;
+    // Each attempt from another address: only the count per username can refuse them.
+    const login = (server: TestServer) => call(server, '/api/v1/auth/login', { method: 'POST', from: freshAddress(), json: { username, password: 'a guess' } });
+    assert.deepEqual([(await login(first)).status, (await login(second)).status, (await login(first)).status], [401, 401, 401]);
+    const refused = await login(second);
+    assert.equal(refused.status, 429, refused.body);
+    assert.match(refused.headers['retry-after'] ?? '', /^[1-9]\d*$/);
   });
 
   it('counts an address on both nodes against one limit', async () => {

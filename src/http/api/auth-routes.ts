@@ -5,7 +5,6 @@ import { PASSWORD_RULES, USERNAME_RULES, type IssuedKey, type Session } from '..
 import { bearerSecret } from '../auth.js';
 import type { HttpContext } from '../context.js';
 import type { HttpReply } from '../exchange.js';
-import { MemoryRateLimiter } from '../../limits/rate-limit.js';
 import { clientAddress, enforceLimit } from '../rate-limit.js';
 import type { ApiRegistry } from './registry.js';
 import { errorResponses } from './schemas.js';
@@ -96,11 +95,7 @@ function sendSecret(reply: HttpReply, status: number, body: Record<string, unkno
 export function registerAuthRoutes(api: ApiRegistry, ctx: HttpContext, apiPrefix: string): void {
   const prefix = `${apiPrefix}/auth`;
   const { accounts, config } = ctx;
-  const window = { limit: config.loginAttempts, windowMs: config.loginWindowSeconds * 1000 };
-  // Per address against one client guessing many names; per name against many addresses guessing one password.
-  const loginsByAddress = new MemoryRateLimiter(window);
-  const loginsByName = new MemoryRateLimiter(window);
-  const signupsByAddress = new MemoryRateLimiter(window);
+  const { logins } = ctx.limiters;
 
   api.route({
     method: 'POST',
@@ -114,7 +109,7 @@ export function registerAuthRoutes(api: ApiRegistry, ctx: HttpContext, apiPrefix
       ...errorResponses({ 400: 'The body breaks the username or password rules', 409: 'The username is taken (`username_taken`)', 429: 'Too many signups from this address; see Retry-After' }),
     },
   }, async (call) => {
-    await enforceLimit(signupsByAddress, clientAddress(call.request, config), call.reply);
+    await enforceLimit(logins.signupsByAddress, clientAddress(call.request, config), call.reply);
     const session = await accounts.signup(call.body.username, call.body.password, config.sessionTtlSeconds);
     await sendSecret(call.reply, 201, sessionJson(session));
   });
@@ -131,8 +126,8 @@ export function registerAuthRoutes(api: ApiRegistry, ctx: HttpContext, apiPrefix
       ...errorResponses({ 401: 'Wrong username or password, alike (`invalid_credentials`)', 429: 'Too many attempts from this address or for this username; see Retry-After' }),
     },
   }, async (call) => {
-    await enforceLimit(loginsByAddress, clientAddress(call.request, config), call.reply);
-    await enforceLimit(loginsByName, call.body.username.toLowerCase(), call.reply);
+    await enforceLimit(logins.byAddress, clientAddress(call.request, config), call.reply);
+    await enforceLimit(logins.byName, call.body.username.toLowerCase(), call.reply);
     const session = await accounts.login(call.body.username, call.body.password, config.sessionTtlSeconds);
     await sendSecret(call.reply, 200, sessionJson(session));
   });
