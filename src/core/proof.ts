@@ -20,10 +20,24 @@ export interface ProofChallenge {
   readonly expiresAt: Date;
 }
 
+/**
+ * A uniform random integer in [0, bound). crypto.randomInt covers ranges under 2^48 only, and a
+ * declared size may be up to 2^53: past that, 53 random bits, drawn again while they fall beyond
+ * the last whole multiple of bound, so that every offset stays as likely as any other.
+ */
+function randomOffset(bound: number): number {
+  if (bound < 2 ** 48) return randomInt(0, bound);
+  const limit = Math.floor(2 ** 53 / bound) * bound;
+  for (;;) {
+    const value = randomInt(0, 2 ** 27) * 2 ** 26 + randomInt(0, 2 ** 26);
+    if (value < limit) return value % bound;
+  }
+}
+
 export function newChallenge(size: number, now: Date): ProofChallenge {
   const length = Math.min(RANGE_BYTES, size);
   const ranges = Array.from({ length: size === 0 ? 0 : RANGE_COUNT }, () => {
-    const start = randomInt(0, size - length + 1);
+    const start = randomOffset(size - length + 1);
     return { start, end: start + length - 1 };
   });
   return {
