@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { newChallenge } from '../../src/core/proof.js';
 import { chunkDigests } from '../../src/http/api/digest-headers.js';
 import type { HttpRequest } from '../../src/http/exchange.js';
 import { send } from '../helpers/http-client.js';
@@ -50,6 +51,20 @@ describe('property: Content-Digest and Content-MD5 of a chunk', () => {
   });
 });
 
+describe('property: proof-of-possession challenges', () => {
+  it('for any size a client may declare, challenge four ranges of min(64 KiB, size) bytes inside the file', () => {
+    const size = fc.oneof(fc.maxSafeNat(), fc.integer({ min: 2 ** 48 - 70_000, max: 2 ** 48 + 70_000 }), fc.constant(Number.MAX_SAFE_INTEGER));
+    fc.assert(fc.property(size, (n) => {
+      const { ranges } = newChallenge(n, new Date());
+      assert.equal(ranges.length, n === 0 ? 0 : 4);
+      for (const { start, end } of ranges) {
+        assert.ok(Number.isSafeInteger(start) && start >= 0 && end < n, `${start}-${end} of ${n}`);
+        assert.equal(end - start + 1, Math.min(64 * 1024, n));
+      }
+    }), PURE);
+  });
+});
+
 describe('property: the native chunk API through the server', () => {
   let server: TestServer;
   before(async () => { server = await startTestServer(); });
@@ -83,7 +98,7 @@ describe('property: the native chunk API through the server', () => {
       fc.jsonValue({ maxDepth: 2 }).map((value) => JSON.stringify(value)),
       fc.record({
         name: fc.oneof(anyText, fc.constant('a.bin')),
-        size: fc.oneof(fc.integer(), fc.double(), fc.maxSafeNat(), fc.constant(2 ** 53), fc.string()),
+        size: fc.oneof(fc.integer(), fc.double(), fc.maxSafeNat(), fc.constantFrom(2 ** 48 + 65_536, Number.MAX_SAFE_INTEGER, 2 ** 53), fc.string()),
         chunkSize: fc.option(fc.oneof(fc.integer(), fc.maxSafeNat()), { nil: undefined }),
         sha256: fc.option(fc.oneof(anyText, fc.constant('0'.repeat(64))), { nil: undefined }),
       }, { requiredKeys: ['name', 'size'], noNullPrototype: true }).map((value) => JSON.stringify(value)),
