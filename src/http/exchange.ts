@@ -58,7 +58,12 @@ export class HttpReply {
   }
 
   header(name: string, value: string): this {
-    this.headers.set(name.toLowerCase(), value);
+    const key = name.toLowerCase();
+    const listed = key === 'vary' ? this.headers.get(key) : undefined;
+    // Vary is a list that each part of the answer depending on a request header adds to (CORS adds
+    // Origin, compression Accept-Encoding): a later part must not take an earlier one's name away.
+    if (listed === undefined) this.headers.set(key, value);
+    else if (!listed.toLowerCase().split(/\s*,\s*/).includes(value.toLowerCase())) this.headers.set(key, `${listed}, ${value}`);
     return this;
   }
 

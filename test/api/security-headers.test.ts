@@ -63,6 +63,12 @@ describe('CORS with an allow-list', () => {
     }
   });
 
+  it('varies by Origin besides whatever else an answer depends on (the upload page: Accept-Encoding)', async () => {
+    const page = await send(`${server.url}/`, { headers: { Origin: ALLOWED, 'Accept-Encoding': 'gzip' } });
+    assert.equal(page.status, 200);
+    assert.deepEqual(page.header('vary')?.split(/\s*,\s*/).sort(), ['Accept-Encoding', 'Origin']);
+  });
+
   it('lets other sites embed what it serves (Cross-Origin-Resource-Policy) when other origins are allowed', async () => {
     const response = await send(`${server.url}/healthz`);
     assert.equal(response.header('cross-origin-resource-policy'), 'cross-origin');
