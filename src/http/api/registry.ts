@@ -132,12 +132,21 @@ function validate<S extends TSchema>(check: TypeCheck<S>, value: unknown, where:
   throw new FerryError('invalid_request', `invalid ${where}${first ? `: ${first.path} ${first.message}` : ''}`, { details: { problems } });
 }
 
-/** Query values arrive as strings; they are converted to the schema's types before the check. */
+/**
+ * Query values arrive as strings; they are converted to the schema's types before the check.
+ * Integers only from plain decimal digits: TypeBox's conversion reads "1e3" as 1, "1.5" as 1 and
+ * "0x10" as 16, and takes 19 digits past 2^53; anything but digits stays a string and fails the check.
+ */
 function parseQuery(request: HttpRequest, schema: TSchema): unknown {
   const search = new URLSearchParams(request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');
+  const properties = (schema as { properties?: Record<string, TSchema> }).properties ?? {};
   const raw: Record<string, string> = {};
-  for (const [key, value] of search) raw[key] = value;
-  return Value.Convert(schema, Value.Default(schema, raw));
+  const integers: Record<string, number | string> = {};
+  for (const [key, value] of search) {
+    if (properties[key]?.type === 'integer') integers[key] = /^\d{1,16}$/.test(value) && Number.isSafeInteger(Number(value)) ? Number(value) : value;
+    else raw[key] = value;
+  }
+  return { ...(Value.Convert(schema, Value.Default(schema, raw)) as Record<string, unknown>), ...integers };
 }
 
 export async function readJson(request: HttpRequest): Promise<unknown> {
