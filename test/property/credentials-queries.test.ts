@@ -66,14 +66,20 @@ describe('property: credentials and queries through the server', () => {
 
   it('the files listing answers any query with a page of the user\'s files or a JSON 400', async () => {
     const names = fc.constantFrom('limit', 'offset', 'sort', 'order', 'q', 'folder', 'other');
-    const value = fc.oneof(numberish, anyHeaderValue, fc.constantFrom('name', 'size', 'time', 'asc', 'desc', 'a/', '../', '%'));
+    const value = fc.oneof(numberish, anyHeaderValue, fc.constantFrom('name', 'size', 'time', 'asc', 'desc', 'a/', '../', '%', '1e3', '1.5', '0x10', '9223372036854775296'));
     await fc.assert(fc.asyncProperty(fc.array(fc.tuple(names, value), { maxLength: 4 }), async (pairs) => {
       const query = new URLSearchParams(pairs).toString();
       const res = await send(`${server.url}/api/v1/files?${query}`, { headers: user.auth, timeoutMs: REQUEST_TIMEOUT_MS });
       assertNotServerError(res, `GET /api/v1/files?${query}`);
       if (res.status >= 400) return assertJsonError(res);
       assert.equal(res.status, 200);
-      assert.ok(Array.isArray((res.json() as { files?: unknown }).files), res.text().slice(0, 200));
+      const page = res.json() as { files?: unknown; limit: number; offset: number };
+      assert.ok(Array.isArray(page.files), res.text().slice(0, 200));
+      // A number is taken only as written: plain decimal digits, read as themselves.
+      for (const name of ['limit', 'offset'] as const) {
+        const given = new URLSearchParams(query).get(name);
+        if (given !== null) assert.ok(/^\d+$/.test(given) && page[name] === Number(given), `${name}=${JSON.stringify(given)} read as ${page[name]}`);
+      }
     }), OVER_HTTP);
   });
 });

@@ -144,6 +144,17 @@ describe('property: the draft through the server', () => {
     }), OVER_HTTP);
   });
 
+  it('offset retrieval (HEAD, GET) and OPTIONS with any interop version answer in the draft\'s terms', async () => {
+    const created = await send(server.endpoint, { method: 'POST', headers: { 'Upload-Draft-Interop-Version': '8', 'Upload-Complete': '?0' } });
+    assert.equal(created.status, 201);
+    const location = created.header('location')!;
+    await fc.assert(fc.asyncProperty(fc.constantFrom('HEAD', 'GET', 'OPTIONS'), fc.oneof(fc.constantFrom('5', '6', '7', '8'), fieldValue), async (method, version) => {
+      const res = await send(location, { method, headers: { 'Upload-Draft-Interop-Version': version }, timeoutMs: REQUEST_TIMEOUT_MS });
+      if (method === 'HEAD') return assertNotServerError(res, `HEAD with version ${JSON.stringify(version)}`);
+      draftAnswer(res, `${method} with version ${JSON.stringify(version)}`);
+    }), OVER_HTTP);
+  });
+
   it('the server\'s Upload-Limit is a valid sf-dictionary for every interop version that sends it', async () => {
     for (const version of ['6', '7', '8']) {
       const res = await send(server.endpoint, { method: 'OPTIONS', headers: { 'Upload-Draft-Interop-Version': version } });

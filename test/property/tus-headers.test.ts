@@ -174,6 +174,18 @@ describe('property: tus headers through the server', () => {
     }), OVER_HTTP);
   });
 
+  it('any Tus-Resumable and X-HTTP-Method-Override on an upload is answered in tus form; a wrong version is a 412 naming the right one', async () => {
+    const { location } = await tusCreate(server, { 'Upload-Length': 1 });
+    const version = fc.oneof(fc.constant('1.0.0'), anyHeaderValue, fc.constantFrom('1.0', '0.2.2', '1.0.0, 1.0.0', ''));
+    const override = fc.option(fc.oneof(fc.constantFrom('HEAD', 'head', 'DELETE', 'PATCH', 'GET', 'OPTIONS', 'TRACE', 'CONNECT'), anyHeaderValue), { nil: undefined });
+    await fc.assert(fc.asyncProperty(version, override, async (tusResumable, methodOverride) => {
+      const res = await send(location, { method: 'POST', headers: { 'Tus-Resumable': tusResumable, 'X-HTTP-Method-Override': methodOverride }, timeoutMs: REQUEST_TIMEOUT_MS });
+      const what = `POST (override ${JSON.stringify(methodOverride)}) Tus-Resumable ${JSON.stringify(tusResumable)}`;
+      assertNotServerError(res, what);
+      if (res.status === 412) assert.equal(res.header('tus-version'), '1.0.0', what);
+    }), OVER_HTTP);
+  });
+
   it('a PATCH with any Upload-Offset and Upload-Checksum stores exactly the bytes at the offset, or is a 4xx in tus form', async () => {
     const body = Buffer.from('0123456789');
     await fc.assert(fc.asyncProperty(
