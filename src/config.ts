@@ -91,6 +91,11 @@ export interface Config {
    * durable bytes and offsets). An orchestrator's kill deadline must leave room for this.
    */
   readonly shutdownGraceSeconds: number;
+  /**
+   * IETF draft uploads get `104 Upload Resumption Supported` interim responses. Off behind a proxy
+   * that takes a 1xx for the final answer (nginx 1.22 does): the draft makes them optional.
+   */
+  readonly interimResponses: boolean;
   /** A request's headers must arrive within this (408 after it). */
   readonly headersTimeoutSeconds: number;
   /** A request body that sends nothing for this long while the server waits for it is ended (its bytes so far are kept). */
@@ -157,6 +162,7 @@ export const DEFAULTS: Config = {
   amqpPrefix: 'ferry',
   role: 'all',
   shutdownGraceSeconds: 25,
+  interimResponses: true,
   headersTimeoutSeconds: 30,
   idleTimeoutSeconds: 60,
   minBodyBytesPerSecond: 500,
@@ -271,6 +277,7 @@ const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
   },
   role: { env: 'FERRY_ROLE', parse: oneOf(ROLES) },
   shutdownGraceSeconds: { env: 'FERRY_SHUTDOWN_GRACE_SECONDS', parse: (raw, name) => integer(raw, name, 0, 3600) },
+  interimResponses: { env: 'FERRY_INTERIM_RESPONSES', parse: boolean },
   headersTimeoutSeconds: { env: 'FERRY_HEADERS_TIMEOUT_SECONDS', parse: (raw, name) => integer(raw, name, 1, 3600) },
   idleTimeoutSeconds: { env: 'FERRY_IDLE_TIMEOUT_SECONDS', parse: (raw, name) => integer(raw, name, 1, 24 * 3600) },
   minBodyBytesPerSecond: { env: 'FERRY_MIN_BODY_BYTES_PER_SECOND', parse: (raw, name) => integer(raw, name, 0) },

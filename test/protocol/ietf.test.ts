@@ -462,3 +462,22 @@ describe('IETF draft: interop version negotiation', () => {
     assert.deepEqual(res.interim.filter((i) => i.status === 104), []);
   });
 });
+
+describe('IETF draft with interim responses off (FERRY_INTERIM_RESPONSES=false, for proxies that mistake a 1xx for the answer)', () => {
+  let server: TestServer;
+  before(async () => { server = await startTestServer({ interimResponses: false, checkpointBytes: 64 * 1024 }); });
+  after(async () => { await server?.stop(); });
+
+  it('creation and appends past several checkpoints answer with no 104 at all; Location comes with the final response', async () => {
+    const body = Buffer.alloc(512 * 1024, 1);
+    const created = await send(server.endpoint, { method: 'POST', headers: draft(8, { 'Upload-Complete': '?0' }), body });
+    assert.equal(created.status, 201, created.text());
+    assert.deepEqual(created.interim, []);
+    const location = new URL(created.header('location')!, server.endpoint).toString();
+    const appended = await send(location, { method: 'PATCH', headers: appendHeaders(8, body.length, true), body });
+    assert.equal(appended.status, 200, appended.text());
+    assert.deepEqual(appended.interim, []);
+    assert.equal(appended.header('upload-complete'), '?1');
+    assert.equal(await stored(location), body.toString().repeat(2));
+  });
+});

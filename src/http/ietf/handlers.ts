@@ -48,14 +48,14 @@ export async function create(ctx: HttpContext, request: HttpRequest, reply: Http
   let upload = await ctx.uploads.create(await ownerOf(ctx, request), { size, metadata: creationMetadata(request) });
   const location = fileUrl(ctx, request, upload.id);
   reply.header('Location', location);
-  sendInterim(reply, {
+  if (ctx.config.interimResponses) sendInterim(reply, {
     Location: location,
     'Upload-Limit': version >= 6 ? uploadLimit(ctx, version, upload) : undefined,
     'Upload-Draft-Interop-Version': String(version),
   });
   if (hasBody(request) || (completes && upload.state !== 'completed')) {
     upload = await ctx.uploads.append(await ownerOf(ctx, request), upload.id, {
-      offset: 0, body: request.raw, contentLength: length, declaredSize: size, completes, onProgress: progressReporter(reply, version),
+      offset: 0, body: request.raw, contentLength: length, declaredSize: size, completes, onProgress: progressReporter(ctx, reply, version),
     });
   }
   await respondToTransfer(ctx, reply, version, upload, 201);
@@ -88,7 +88,7 @@ export async function append(ctx: HttpContext, request: HttpRequest, reply: Http
     contentLength: contentLength(request),
     declaredSize: sfNonNegativeInteger(header(request, 'upload-length')) ?? null,
     completes,
-    onProgress: progressReporter(reply, version),
+    onProgress: progressReporter(ctx, reply, version),
   });
   await respondToTransfer(ctx, reply, version, upload, 204);
 }
@@ -115,7 +115,8 @@ async function respondToTransfer(ctx: HttpContext, reply: HttpReply, version: nu
 }
 
 /** 104 interim responses carrying each newly durable offset while a long body streams in. */
-function progressReporter(reply: HttpReply, version: number): (offset: number) => void {
+function progressReporter(ctx: HttpContext, reply: HttpReply, version: number): ((offset: number) => void) | undefined {
+  if (!ctx.config.interimResponses) return undefined;
   return (offset) => sendInterim(reply, { 'Upload-Offset': String(offset), 'Upload-Draft-Interop-Version': String(version) });
 }
 
