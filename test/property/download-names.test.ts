@@ -11,7 +11,7 @@ import { cleanFileName, cleanMediaType, parseFileName, parseFolder } from '../..
 import { send } from '../helpers/http-client.js';
 import { listTree, startSandboxedServer, type SandboxedServer } from '../helpers/http-sandbox.js';
 import { TUS, metadataHeader, tusUpload } from '../helpers/http-tus.js';
-import { OVER_HTTP, PURE, REQUEST_TIMEOUT_MS, anyHeaderValue, anyText, assertJsonError, assertNotServerError, hasLoneSurrogate, resultOrClientError, wellFormed } from './support.js';
+import { OVER_HTTP, PURE, REQUEST_TIMEOUT_MS, anyHeaderValue, anyText, assertJsonError, assertNotServerError, hasLoneSurrogate, resultOrClientError, runs, wellFormed } from './support.js';
 
 /** Path-like text: segments of anything, joined by / or \, with the usual tricks mixed in. */
 const pathish = fc.array(fc.oneof(anyText, fc.constantFrom('..', '.', '', ' ', 'C:', '%2e%2e', '\u0000', '..\\..', '\u202e')), { maxLength: 6 })
@@ -134,7 +134,7 @@ describe('property: downloads and upload URLs through the server', () => {
       assert.ok(!shown.includes('/') && !shown.includes('\\'), shown);
       const cleaned = cleanFileName(sent, '\u0000none');
       if (cleaned !== '\u0000none') assert.equal(shown, cleaned.split('/').pop());
-    }), { numRuns: 30 });
+    }), runs(30));
   });
 
   it('any id in an upload URL is a 4xx for every method, and nothing appears outside the data dir', async () => {

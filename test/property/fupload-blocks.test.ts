@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { send } from '../helpers/http-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { REQUEST_TIMEOUT_MS } from './support.js';
+import { REQUEST_TIMEOUT_MS, runs } from './support.js';
 
 const TOKEN = 'property-blocks-token';
 const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
@@ -91,6 +91,6 @@ describe('property: fuploadServer blocks against a model of the stored ranges', 
       const upload = await server.meta.uploads.get(uploadId!);
       assert.equal(upload?.state, 'completed');
       assert.equal(upload?.sha256, createHash('sha256').update(data).digest('hex'));
-    }), { numRuns: 25 });
+    }), runs(25));
   });
 });

@@ -10,9 +10,17 @@ import type { HttpResult } from '../helpers/http-client.js';
 /**
  * Run counts: pure parsers are cheap; a property that sends HTTP requests costs a round trip per
  * run, on a machine that other test workers share. The whole directory stays well under a minute.
+ * FERRY_TEST_PROPERTY_SCALE multiplies every count, for a longer search by hand (a counterexample
+ * prints its seed and path, for fc.assert's `seed` and `path` options to replay it).
  */
-export const PURE = { numRuns: 400 } as const;
-export const OVER_HTTP = { numRuns: 60 } as const;
+const SCALE = Math.max(1, Number(process.env.FERRY_TEST_PROPERTY_SCALE ?? 1) || 1);
+
+export function runs(count: number): { numRuns: number } {
+  return { numRuns: Math.round(count * SCALE) };
+}
+
+export const PURE = runs(400);
+export const OVER_HTTP = runs(60);
 
 /** Every character node:http lets a client put into a header value (latin1 without controls but tab). */
 const HEADER_CHAR = fc.oneof(
