@@ -54,6 +54,11 @@ export class PostgresDatabase implements Queryable {
   async transaction<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect().catch((err: unknown) => { throw unavailable(err); });
     let broken: Error | undefined;
+    // A connection that breaks while the transaction holds it between statements is reported as an
+    // 'error' event on the client, which the pool only listens for on idle ones: unheard, it ends
+    // the process. The next statement then fails, and the client is not handed out again.
+    const onError = (err: Error) => { broken = err; };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work(client);
@@ -64,6 +69,7 @@ export class PostgresDatabase implements Queryable {
       await client.query('ROLLBACK').catch((rollbackError: Error) => { broken = rollbackError; });
       throw unavailable(err);
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
