@@ -3,7 +3,7 @@ import { download, type DownloadOptions, type DownloadResult, type DownloadTarge
 import { DEFAULT_RETRY, Transport, type FetchLike, type RetryPolicy } from './http.js';
 import type { UploadSource } from './source.js';
 import { MemoryStateStore, type StateStore } from './state.js';
-import type { FerryFile, FileList, ListOptions, Session, User } from './types.js';
+import type { FerryFile, FileLink, FileList, ListOptions, Session, User } from './types.js';
 import { TusUpload } from './tus.js';
 import { NativeUpload, type UploadOptions, type UploadResult, type UploadTask } from './upload.js';
 
@@ -86,6 +86,15 @@ export class FerryClient {
 
   rename(id: string, name: string): Promise<FerryFile> {
     return this.transport.json<FerryFile>(`/api/v1/files/${encodeURIComponent(id)}`, { method: 'PATCH', body: { name } });
+  }
+
+  /**
+   * A URL that downloads the file without a token (for a browser's link or another program),
+   * good for a few minutes or until the token is revoked, for this file only.
+   */
+  async fileLink(id: string): Promise<FileLink> {
+    const link = await this.transport.json<FileLink>(`/api/v1/files/${encodeURIComponent(id)}/link`, { method: 'POST' });
+    return { ...link, url: this.transport.url(link.url) };
   }
 
   async remove(id: string): Promise<void> {

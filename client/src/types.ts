@@ -1,5 +1,12 @@
 /** Wire types of the Ferry API, as the client sees them (see the README and /api/v1/openapi.json). */
 
+/** A download URL that needs no token (FerryClient.fileLink). */
+export interface FileLink {
+  readonly url: string;
+  /** Null when the server has no accounts: the URL then needs nothing. */
+  readonly expiresAt: string | null;
+}
+
 export interface FerryFile {
   id: string;
   /** Folders are `/`-separated prefixes. */

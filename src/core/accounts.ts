@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { MetaStore } from '../meta/types.js';
 import type { TokenKind, TokenRecord, User } from './account.js';
 import { FerryError } from './errors.js';
@@ -11,6 +11,13 @@ export const TENANT_RULES = { minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9
 /** The tenant of people who sign up themselves, and of the implicit local user. */
 export const DEFAULT_TENANT = 'default';
 
+/**
+ * How long a file link works: enough to start a download, however large; a download that started
+ * goes on after the link expires.
+ */
+export const FILE_LINK_TTL_SECONDS = 10 * 60;
+/** `<token id>.<expiry, Unix seconds>.<signature>` */
+const FILE_LINK = /^([0-9a-f]{32})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
 /** The prefix tells a leaked secret's kind at a glance, and lets secret scanners recognise it. */
 const SECRET_PREFIX: Readonly<Record<TokenKind, string>> = { session: 'fs_', api_key: 'fk_' };
 
@@ -76,6 +83,32 @@ export class AccountService {
   async authenticate(secret: string): Promise<Principal | null> {
     const found = await this.meta.accounts.findToken(hashSecret(secret), this.now());
     return found ? { userId: found.user.id, tenant: found.user.tenant } : null;
+  }
+
+  /**
+   * A link to one file for the holder of `secret`, for clients that cannot send a header with a
+   * download (a browser's link). Its signature is an HMAC of the file id and the expiry keyed with
+   * the token's stored hash: the link works for that file only, until it expires or the token is
+   * revoked, on every node, and no secret has to be shared or kept. Null for an unknown secret.
+   */
+  async signFileLink(secret: string, fileId: string): Promise<{ link: string; expiresAt: Date } | null> {
+    const tokenHash = hashSecret(secret);
+    const found = await this.meta.accounts.findToken(tokenHash, this.now());
+    if (!found) return null;
+    const expires = Math.floor(this.now().getTime() / 1000) + FILE_LINK_TTL_SECONDS;
+    return { link: `${found.token.id}.${expires}.${fileLinkSignature(tokenHash, fileId, expires)}`, expiresAt: new Date(expires * 1000) };
+  }
+
+  /** Who a file link acts for; null when it is malformed, for another file, expired, altered, or its token is gone. */
+  async verifyFileLink(link: string, fileId: string): Promise<Principal | null> {
+    const match = FILE_LINK.exec(link);
+    if (!match) return null;
+    const expires = Number(match[2]);
+    if (expires * 1000 <= this.now().getTime()) return null;
+    const found = await this.meta.accounts.findTokenById(match[1]!, this.now());
+    if (!found) return null;
+    const valid = timingSafeEqual(Buffer.from(fileLinkSignature(found.tokenHash, fileId, expires)), Buffer.from(match[3]!));
+    return valid ? { userId: found.user.id, tenant: found.user.tenant } : null;
   }
 
   /** Deletes expired sessions and keys; they already fail authentication, this frees their rows. */
@@ -178,6 +211,10 @@ async function verifyPassword(hashed: string, password: string): Promise<boolean
 /** Secrets are random and long, so a fast hash suffices: only the hash is stored. */
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
+}
+
+function fileLinkSignature(tokenHash: string, fileId: string, expires: number): string {
+  return createHmac('sha256', tokenHash).update(`file-link.${fileId}.${expires}`).digest('base64url');
 }
 
 function randomId(): string {

@@ -199,6 +199,23 @@ export function fromTokenRow(row: TokenRow): TokenRecord {
   };
 }
 
+/** The columns a token lookup adds to the token's own: its hash, and its user's. */
+export interface FoundTokenColumns {
+  token_hash: string;
+  username: string;
+  user_kind: User['kind'];
+  tenant: string;
+  user_created_at: number;
+}
+
+export function foundToken(row: TokenRow & FoundTokenColumns): { token: TokenRecord; user: User; tokenHash: string } {
+  return {
+    token: fromTokenRow(row),
+    user: { id: row.user_id, username: row.username, kind: row.user_kind, tenant: row.tenant, createdAt: new Date(row.user_created_at) },
+    tokenHash: row.token_hash,
+  };
+}
+
 export function fromOutboxRow(row: OutboxRow): PendingDelivery {
   return {
     seq: row.seq,

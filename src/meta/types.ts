@@ -78,6 +78,8 @@ export interface AccountRecords {
   insertToken(token: TokenRecord, tokenHash: string): Promise<void>;
   /** The token with this hash and its user, if it exists and has not expired at `now`. */
   findToken(tokenHash: string, now: Date): Promise<StoredToken | null>;
+  /** The token with this id, its user and its hash, if it exists and has not expired at `now` (signed links name tokens by id). */
+  findTokenById(id: string, now: Date): Promise<(StoredToken & { readonly tokenHash: string }) | null>;
   listTokens(userId: string, kind: TokenRecord['kind']): Promise<TokenRecord[]>;
   /** True when the user had a token with this id. */
   deleteToken(userId: string, tokenId: string): Promise<boolean>;

@@ -4,11 +4,12 @@
  * between users, and the OpenAPI document generated from the route declarations.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
+import { hashSecret } from '../../src/core/accounts.js';
 import { FileJson } from '../../src/http/api/schemas.js';
 import { defineCases, type HttpCase } from '../helpers/http-cases.js';
 import { send, sendRaw, sleep, type HttpResult, type RequestOptions } from '../helpers/http-client.js';
@@ -479,6 +480,98 @@ describe('files API: users only ever see their own files', () => {
   });
 });
 
+describe('files API: download links', () => {
+  let server: TestServer;
+  let alice: TestUser;
+  let bob: TestUser;
+  before(async () => {
+    server = await startTestServer({ auth: 'required' });
+    alice = await createUser(server, 'alice');
+    bob = await createUser(server, 'bob');
+  });
+  after(async () => { await server?.stop(); });
+
+  async function linkFor(fileId: string, auth: Auth): Promise<{ url: string; expiresAt: string | null }> {
+    const res = await api(server, `${FILES}/${fileId}/link`, { method: 'POST', headers: auth });
+    assert.equal(res.status, 200, res.text());
+    return res.json() as { url: string; expiresAt: string | null };
+  }
+
+  /** A link signed as the server signs them, with the secret the test knows, for any file and expiry. */
+  async function forged(user: TestUser, fileId: string, expires: number): Promise<string> {
+    const secret = user.auth.Authorization.slice('Bearer '.length);
+    const found = await server.meta.accounts.findToken(hashSecret(secret), new Date());
+    const signature = createHmac('sha256', hashSecret(secret)).update(`file-link.${fileId}.${expires}`).digest('base64url');
+    return `${found!.token.id}.${expires}.${signature}`;
+  }
+
+  it('downloads one file without a token, ranges included, until the link expires', async () => {
+    const content = randomBytes(300_000);
+    const file = await addFile(server, 'linked.bin', content, { auth: alice.auth });
+    const { url, expiresAt } = await linkFor(file.id, alice.auth);
+    assert.match(url, new RegExp(`^${FILES}/${file.id}/content\\?link=[0-9a-f]{32}\\.\\d+\\.[A-Za-z0-9_-]{43}$`));
+    const ttl = Date.parse(expiresAt!) - Date.now();
+    assert.ok(ttl > 9 * 60_000 && ttl <= 10 * 60_000, `expires in ${ttl} ms`);
+
+    const whole = await api(server, url);
+    assert.equal(whole.status, 200);
+    assert.deepEqual(whole.body, content);
+    assert.match(whole.header('content-disposition') ?? '', /attachment; filename="linked.bin"/);
+    const part = await api(server, url, { headers: { Range: 'bytes=10-19' } });
+    assert.equal(part.status, 206);
+    assert.deepEqual(part.body, content.subarray(10, 20));
+
+    const expired = await forged(alice, file.id, Math.floor(Date.now() / 1000) - 1);
+    assert.equal((await api(server, `${FILES}/${file.id}/content?link=${expired}`)).status, 401);
+  });
+
+  it('works for its own file only, and not once altered', async () => {
+    const one = await addFile(server, 'one.txt', 'first', { auth: alice.auth });
+    const two = await addFile(server, 'two.txt', 'second', { auth: alice.auth });
+    const { url } = await linkFor(one.id, alice.auth);
+    const link = new URL(url, server.url).searchParams.get('link')!;
+    const attempts = [
+      `${FILES}/${two.id}/content?link=${link}`,
+      `${FILES}/${one.id}/content?link=${link.slice(0, -1)}${link.endsWith('A') ? 'B' : 'A'}`,
+      `${FILES}/${one.id}/content?link=${link.replace(/\.(\d+)\./, (_, e: string) => `.${Number(e) + 60}.`)}`,
+      `${FILES}/${one.id}/content?link=nonsense`,
+    ];
+    for (const attempt of attempts) {
+      const res = await api(server, attempt);
+      assert.equal(res.status, 401, `${attempt}: ${res.status}`);
+      assert.equal((res.json() as { error: { code: string } }).error.code, 'unauthorized');
+    }
+    assert.equal((await api(server, `${FILES}/${one.id}`, { headers: {} })).status, 401, 'a link is no token for other routes');
+    assert.equal((await api(server, `${FILES}/${one.id}?link=${link}`, { method: 'DELETE' })).status, 401);
+  });
+
+  it('reaches no file of another user, and stops working when its token is revoked', async () => {
+    const mine = await addFile(server, 'alices.txt', 'private', { auth: alice.auth });
+    assert.equal((await api(server, `${FILES}/${mine.id}/link`, { method: 'POST', headers: bob.auth })).status, 404);
+    const bobs = await forged(bob, mine.id, Math.floor(Date.now() / 1000) + 60);
+    assert.equal((await api(server, `${FILES}/${mine.id}/content?link=${bobs}`)).status, 404, 'a valid link of bob acts for bob');
+
+    const carol = await createUser(server, 'carol');
+    const hers = await addFile(server, 'carols.txt', 'soon revoked', { auth: carol.auth });
+    const { url } = await linkFor(hers.id, carol.auth);
+    assert.equal((await api(server, url)).status, 200);
+    await server.meta.accounts.deleteTokenByHash(hashSecret(carol.auth.Authorization.slice('Bearer '.length)));
+    assert.equal((await api(server, url)).status, 401);
+  });
+
+  it('without accounts, answers the plain content path', async () => {
+    const open = await startTestServer();
+    try {
+      const file = await addFile(open, 'open.txt', 'no accounts');
+      const res = await api(open, `${FILES}/${file.id}/link`, { method: 'POST' });
+      assert.deepEqual(res.json(), { url: `${FILES}/${file.id}/content`, expiresAt: null });
+      assert.equal((await api(open, `${FILES}/${file.id}/content?link=anything`)).text(), 'no accounts');
+    } finally {
+      await open.stop();
+    }
+  });
+});
+
 describe('files API: OpenAPI document', () => {
   let server: TestServer;
   before(async () => { server = await startTestServer(); });
@@ -492,6 +585,7 @@ describe('files API: OpenAPI document', () => {
     assert.deepEqual(Object.keys(paths[FILES] ?? {}), ['get']);
     assert.deepEqual(Object.keys(paths[`${FILES}/{id}`] ?? {}).sort(), ['delete', 'get', 'patch']);
     assert.deepEqual(Object.keys(paths[`${FILES}/{id}/content`] ?? {}).sort(), ['get', 'head']);
+    assert.deepEqual(Object.keys(paths[`${FILES}/{id}/link`] ?? {}), ['post']);
 
     const listing = paths[FILES]!.get!;
     assert.deepEqual(listing.parameters.map((parameter) => parameter.name), ['limit', 'offset', 'sort', 'order', 'q', 'folder']);
@@ -505,6 +599,7 @@ describe('files API: OpenAPI document', () => {
     assert.deepEqual(one.get!.parameters.map((parameter) => [parameter.name, parameter.in]), [['id', 'path']]);
     const download = paths[`${FILES}/{id}/content`]!.get!;
     assert.deepEqual(download.parameters.filter((parameter) => parameter.in === 'header').map((parameter) => parameter.name), ['Range', 'If-Range', 'If-None-Match']);
+    assert.deepEqual(download.parameters.filter((parameter) => parameter.in === 'query').map((parameter) => parameter.name), ['link']);
     assert.ok(download.responses['206'] && download.responses['304'] && download.responses['416']);
   });
 });

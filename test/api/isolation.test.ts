@@ -149,6 +149,11 @@ const rows: readonly Row[] = [
     control: { kinds: FILE_KINDS, status: 200 },
   },
   {
+    name: 'files POST /api/v1/files/:id/link', family: 'files', status: 404, code: 'file_not_found', primary: 'file-tus',
+    probe: (t) => ({ method: 'POST', path: `${API}/files/${t.id}/link` }),
+    control: { kinds: FILE_KINDS, status: 200 },
+  },
+  {
     name: 'files HEAD /api/v1/files/:id/content with Range: bytes=10-19', family: 'files', status: 404, code: null, primary: 'file-tus',
     probe: (t) => ({ method: 'HEAD', path: `${API}/files/${t.id}/content`, headers: { Range: 'bytes=10-19' } }),
     control: { kinds: FILE_KINDS, status: 206 },

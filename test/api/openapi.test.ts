@@ -30,7 +30,7 @@ describe('OpenAPI document', () => {
       'post /api/v1/auth/signup', 'post /api/v1/auth/login', 'post /api/v1/auth/logout', 'get /api/v1/auth/me',
       'post /api/v1/auth/keys', 'get /api/v1/auth/keys', 'delete /api/v1/auth/keys/{id}',
       'get /api/v1/files', 'get /api/v1/files/{id}', 'patch /api/v1/files/{id}', 'delete /api/v1/files/{id}',
-      'get /api/v1/files/{id}/content', 'head /api/v1/files/{id}/content',
+      'get /api/v1/files/{id}/content', 'head /api/v1/files/{id}/content', 'post /api/v1/files/{id}/link',
       'post /api/v1/uploads', 'get /api/v1/uploads/{id}', 'patch /api/v1/uploads/{id}', 'delete /api/v1/uploads/{id}',
       'put /api/v1/uploads/{id}/chunks/{index}', 'post /api/v1/uploads/{id}/complete', 'post /api/v1/uploads/{id}/proof',
       'post /api/v1/uploads/{id}/chunks/{index}/presign', 'post /api/v1/uploads/{id}/chunks/{index}/uploaded',

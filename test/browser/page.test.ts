@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page, Route } from 'playwright-core';
-import { downloadSha256, makeTempDir, MiB, removeDir } from '../helpers/e2e.js';
+import { downloadSha256, makeTempDir, MiB, removeDir, sha256OfFile } from '../helpers/e2e.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { CHROMIUM, launchChromium, type SourceBlob } from './harness.js';
 
@@ -246,6 +246,13 @@ describe('the upload page in headless Chromium', () => {
     assert.match((await instantRow.textContent())!, /Instant/);
     await page.locator('#library-body tr').nth(2).waitFor();
     await page.screenshot({ path: `${OUTPUT}page-instant.png`, fullPage: true });
+
+    // Download alpha.bin from the library list: a signed link the browser saves to disk itself.
+    const alpha = stored1.find((f) => f.name === 'alpha.bin')!;
+    const [saved] = await Promise.all([page.waitForEvent('download'), page.locator(`#library-body tr[data-id="${alpha.id}"]`).getByRole('button', { name: 'Download: alpha.bin' }).click()]);
+    assert.equal(saved.suggestedFilename(), 'alpha.bin');
+    assert.match(saved.url(), new RegExp(`/api/v1/files/${alpha.id}/content\\?link=`), 'a link, not a blob of the whole file');
+    assert.equal((await sha256OfFile((await saved.path())!)).sha256, files.find((f) => f.name === 'alpha.bin')!.sha256);
 
     // Rename beta.bin into a folder, from the library list.
     const beta = stored1.find((f) => f.name === 'beta.bin')!;

@@ -78,6 +78,18 @@ export function accountConformance(factory: StoreFactory): void {
       assert.equal(await store().accounts.findToken(token.id, T0), null, 'the public id is not the secret');
     });
 
+    it('finds a token by its id, with its user and its hash, until it expires or is deleted', async () => {
+      const user = await insertUser(store(), { username: 'dora' });
+      const token = sampleToken(user.id, { expiresAt: at(60) });
+      await store().accounts.insertToken(token, 'hash-by-id');
+      assert.deepEqual(await store().accounts.findTokenById(token.id, T0), { token, user, tokenHash: 'hash-by-id' });
+      assert.equal(await store().accounts.findTokenById('hash-by-id', T0), null, 'the hash is not the id');
+      assert.equal(await store().accounts.findTokenById(randomId(), T0), null);
+      assert.equal(await store().accounts.findTokenById(token.id, at(60)), null, 'expired');
+      await store().accounts.deleteTokenByHash('hash-by-id');
+      assert.equal(await store().accounts.findTokenById(token.id, T0), null, 'revoked');
+    });
+
     it('refuses a token of a user that does not exist', async () => {
       await assert.rejects(store().accounts.insertToken(sampleToken(randomId()), 'orphan-hash'));
       assert.equal(await store().accounts.findToken('orphan-hash', T0), null);

@@ -169,23 +169,16 @@ export class Library {
   }
 
   /**
-   * Downloads through fetch with the token (a link cannot carry it) into a Blob, then saves that.
-   * Without a token (FERRY_AUTH=none) a plain link streams to disk instead.
+   * Downloads through a signed link (a link cannot carry the token): the browser streams the file
+   * to disk itself, however large it is.
    */
   private async download(file: FerryFile): Promise<void> {
-    const path = `/api/v1/files/${encodeURIComponent(file.id)}/content`;
-    let href = path;
     try {
-      if (this.client.token) {
-        const response = await fetch(path, { headers: { authorization: `Bearer ${this.client.token}` } });
-        if (!response.ok) throw Object.assign(new Error(response.statusText), { status: response.status });
-        href = URL.createObjectURL(await response.blob());
-      }
-      const link = h('a', { href, download: file.name.slice(file.name.lastIndexOf('/') + 1), hidden: true });
+      const { url } = await this.client.fileLink(file.id);
+      const link = h('a', { href: url, download: file.name.slice(file.name.lastIndexOf('/') + 1), hidden: true });
       document.body.append(link);
       link.click();
       link.remove();
-      if (href !== path) window.setTimeout(() => URL.revokeObjectURL(href), 60_000);
     } catch (err) {
       this.showError(err);
     }

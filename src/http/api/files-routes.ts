@@ -1,5 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { FILE_LINK_TTL_SECONDS } from '../../core/accounts.js';
 import { parseFolder } from '../../core/names.js';
+import { bearerSecret } from '../auth.js';
 import type { FileQuery } from '../../meta/types.js';
 import type { HttpContext } from '../context.js';
 import { sendFile } from '../download.js';
@@ -36,6 +38,14 @@ const FileList = Type.Object(
     offset: Type.Integer(),
   },
   { title: 'FileList' },
+);
+
+const FileLink = Type.Object(
+  {
+    url: Type.String({ description: 'Path of the content with the signed `link` parameter' }),
+    expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'Null without accounts (FERRY_AUTH=none): the content needs no token' }),
+  },
+  { title: 'FileLink' },
 );
 
 const Rename = Type.Object(
@@ -122,11 +132,36 @@ export function registerFilesApi(api: ApiRegistry, ctx: HttpContext, prefix: str
     },
   );
 
+  api.route(
+    {
+      method: 'POST',
+      path: `${base}/:id/link`,
+      summary: 'A link that downloads the file without a token',
+      tag: TAG,
+      responses: {
+        200: { description: `The link, good for ${FILE_LINK_TTL_SECONDS / 60} minutes or until the token is revoked, for this file only`, schema: FileLink },
+        ...errorResponses({ ...UNAUTHORIZED, ...NOT_FOUND }),
+      },
+    },
+    async ({ principal, params, request, reply }) => {
+      const file = await ctx.library.find(principal!, params.id!);
+      const content = `${base}/${file.id}/content`;
+      const secret = bearerSecret(request);
+      // Without accounts there is no token to sign with, and the content needs none.
+      const signed = ctx.config.auth === 'none' || secret === null ? null : await ctx.accounts.signFileLink(secret, file.id);
+      await reply.send({
+        url: signed ? `${content}?link=${signed.link}` : content,
+        expiresAt: signed ? signed.expiresAt.toISOString() : null,
+      });
+    },
+  );
+
   for (const method of ['GET', 'HEAD'] as const) {
     api.route(
       {
         method,
         path: `${base}/:id/content`,
+        fileLink: true,
         summary: method === 'GET' ? 'Download a file' : 'The headers of a download',
         tag: TAG,
         headers: [

@@ -2,7 +2,7 @@ import { FormatRegistry, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { FerryError } from '../../core/errors.js';
-import type { Principal } from '../../core/principal.js';
+import { LOCAL_USER, type Principal } from '../../core/principal.js';
 import { ownerOf, type HttpContext } from '../context.js';
 import type { HttpReply, HttpRequest } from '../exchange.js';
 import { readSmallBody } from '../headers.js';
@@ -29,6 +29,11 @@ export interface ApiRouteSpec<B extends TSchema | undefined, Q extends TSchema |
   readonly tag: string;
   /** Public routes need no token (signup, login); all others act for an authenticated user. */
   readonly public?: boolean;
+  /**
+   * Also acts for the user of a signed link to the file named by `:id` (`?link=`, from POST
+   * /files/{id}/link) instead of a token, for clients that cannot send a header (a browser link).
+   */
+  readonly fileLink?: boolean;
   readonly body?: B;
   readonly query?: Q;
   /** A raw (non-JSON) request body, described for the document only. */
@@ -71,7 +76,8 @@ export class ApiRegistry {
     const queryCheck = spec.query ? TypeCompiler.Compile(spec.query) : null;
     this.routes.push({ spec: spec as ApiRouteSpec<TSchema | undefined, TSchema | undefined> });
     this.router.on(spec.method, spec.path, async (request, reply) => {
-      const principal = spec.public ? null : await ownerOf(this.ctx, request);
+      const link = spec.fileLink ? linkOf(request) : null;
+      const principal = spec.public ? null : link !== null ? await linkedPrincipal(this.ctx, link, request.params.id ?? '') : await ownerOf(this.ctx, request);
       const query = queryCheck ? validate(queryCheck, parseQuery(request, queryCheck.Schema()), 'query') : undefined;
       const body = bodyCheck ? validate(bodyCheck, await readJson(request), 'body') : undefined;
       await handler({ request, reply, body: body as Input<B>, query: query as Input<Q>, params: request.params, principal });
@@ -88,6 +94,9 @@ export class ApiRegistry {
       }));
       for (const [name, schema] of Object.entries((spec.query as { properties?: Record<string, TSchema> } | undefined)?.properties ?? {})) {
         parameters.push({ name, in: 'query', required: (spec.query as { required?: string[] }).required?.includes(name) ?? false, schema: plain(schema) });
+      }
+      if (spec.fileLink) {
+        parameters.push({ name: 'link', in: 'query', required: false, description: 'A signed link from POST /files/{id}/link, instead of a token', schema: { type: 'string' } });
       }
       for (const header of spec.headers ?? []) {
         parameters.push({ name: header.name, in: 'header', required: header.required ?? false, description: header.description, schema: { type: 'string' } });
@@ -123,6 +132,17 @@ function responseDoc(response: ApiResponseSpec): Record<string, unknown> {
 /** TypeBox marks its schemas with symbols; JSON.stringify drops them, leaving plain JSON Schema. */
 function plain(schema: TSchema): unknown {
   return JSON.parse(JSON.stringify(schema));
+}
+
+function linkOf(request: HttpRequest): string | null {
+  return request.url.includes('?') ? new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1)).get('link') : null;
+}
+
+/** Without accounts (FERRY_AUTH=none) everyone is the one local user, and a link adds nothing. */
+async function linkedPrincipal(ctx: HttpContext, link: string, fileId: string): Promise<Principal> {
+  const principal = ctx.config.auth === 'none' ? LOCAL_USER : await ctx.accounts.verifyFileLink(link, fileId);
+  if (!principal) throw new FerryError('unauthorized', 'the link is invalid or has expired');
+  return principal;
 }
 
 function validate<S extends TSchema>(check: TypeCheck<S>, value: unknown, where: string): Static<S> {

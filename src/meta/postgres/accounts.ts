@@ -1,6 +1,6 @@
 import { FerryError } from '../../core/errors.js';
 import type { TokenRecord, User } from '../../core/account.js';
-import { fromTokenRow, fromUserRow, toMillis, type TokenRow, type UserRow } from '../rows.js';
+import { foundToken, fromTokenRow, fromUserRow, toMillis, type FoundTokenColumns, type TokenRow, type UserRow } from '../rows.js';
 import type { AccountRecords, StoredToken } from '../types.js';
 import type { PostgresDatabase } from './database.js';
 
@@ -54,19 +54,25 @@ export class PostgresAccountRecords implements AccountRecords {
   }
 
   async findToken(tokenHash: string, now: Date): Promise<StoredToken | null> {
-    const { rows: [row] } = await this.db.query<TokenRow & { username: string; user_kind: User['kind']; tenant: string; user_created_at: number }>(
-      `SELECT t.id, t.user_id, t.kind, t.name, t.created_at, t.expires_at,
+    const found = await this.tokenWhere('t.token_hash', tokenHash, now);
+    return found && { token: found.token, user: found.user };
+  }
+
+  async findTokenById(id: string, now: Date): Promise<(StoredToken & { tokenHash: string }) | null> {
+    return this.tokenWhere('t.id', id, now);
+  }
+
+  private async tokenWhere(column: 't.token_hash' | 't.id', value: string, now: Date): Promise<(StoredToken & { tokenHash: string }) | null> {
+    const { rows: [row] } = await this.db.query<TokenRow & FoundTokenColumns>(
+      `SELECT t.id, t.user_id, t.kind, t.name, t.created_at, t.expires_at, t.token_hash,
               u.username, u.kind AS user_kind, u.tenant, u.created_at AS user_created_at
        FROM tokens t JOIN users u ON u.id = t.user_id
-       WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)`,
-      [tokenHash, now.getTime()],
+       WHERE ${column} = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)`,
+      [value, now.getTime()],
     );
-    if (!row) return null;
-    return {
-      token: fromTokenRow(row),
-      user: { id: row.user_id, username: row.username, kind: row.user_kind, tenant: row.tenant, createdAt: new Date(row.user_created_at) },
-    };
+    return row ? foundToken(row) : null;
   }
+
 
   async listTokens(userId: string, kind: TokenRecord['kind']): Promise<TokenRecord[]> {
     const { rows } = await this.db.query<TokenRow>(

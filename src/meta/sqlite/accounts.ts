@@ -1,7 +1,7 @@
 import { FerryError } from '../../core/errors.js';
 import type { TokenRecord, User } from '../../core/account.js';
 import type { AccountRecords, StoredToken } from '../types.js';
-import { fromTokenRow, fromUserRow, toMillis, type TokenRow, type UserRow } from '../rows.js';
+import { foundToken, fromTokenRow, fromUserRow, toMillis, type FoundTokenColumns, type TokenRow, type UserRow } from '../rows.js';
 import type { SqliteDatabase } from './database.js';
 
 export class SqliteAccountRecords implements AccountRecords {
@@ -50,20 +50,26 @@ export class SqliteAccountRecords implements AccountRecords {
   }
 
   async findToken(tokenHash: string, now: Date): Promise<StoredToken | null> {
+    const found = this.tokenWhere('t.token_hash', tokenHash, now);
+    return found && { token: found.token, user: found.user };
+  }
+
+  async findTokenById(id: string, now: Date): Promise<(StoredToken & { tokenHash: string }) | null> {
+    return this.tokenWhere('t.id', id, now);
+  }
+
+  private tokenWhere(column: 't.token_hash' | 't.id', value: string, now: Date): (StoredToken & { tokenHash: string }) | null {
     const row = this.sqlite.db
       .prepare(
-        `SELECT t.id, t.user_id, t.kind, t.name, t.created_at, t.expires_at,
+        `SELECT t.id, t.user_id, t.kind, t.name, t.created_at, t.expires_at, t.token_hash,
                 u.username, u.kind AS user_kind, u.tenant, u.created_at AS user_created_at
          FROM tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)`,
+         WHERE ${column} = ? AND (t.expires_at IS NULL OR t.expires_at > ?)`,
       )
-      .get(tokenHash, now.getTime()) as (TokenRow & { username: string; user_kind: User['kind']; tenant: string; user_created_at: number }) | undefined;
-    if (!row) return null;
-    return {
-      token: fromTokenRow(row),
-      user: { id: row.user_id, username: row.username, kind: row.user_kind, tenant: row.tenant, createdAt: new Date(row.user_created_at) },
-    };
+      .get(value, now.getTime()) as (TokenRow & FoundTokenColumns) | undefined;
+    return row ? foundToken(row) : null;
   }
+
 
   async listTokens(userId: string, kind: TokenRecord['kind']): Promise<TokenRecord[]> {
     const rows = this.sqlite.db
