@@ -57,7 +57,8 @@ function command(name: ServerName, port: number, dataDir: string): { args: strin
       return { args: [path.join(DIST_BENCH, 'tus-server.js')], env: { BENCH_PORT: String(port), BENCH_DATA_DIR: dataDir } };
     case 'ferry':
       return {
-        args: [FERRY_MAIN, 'serve'],
+        // BENCH_FERRY_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`): to see where Ferry's time goes under the benchmark.
+        args: [...(process.env.BENCH_FERRY_NODE_ARGS ?? '').split(' ').filter(Boolean), FERRY_MAIN, 'serve'],
         env: { FERRY_HOST: '127.0.0.1', FERRY_PORT: String(port), FERRY_DATA_DIR: dataDir, FERRY_LOG_LEVEL: 'warn', FERRY_AUTH: 'none' },
       };
   }
