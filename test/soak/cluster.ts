@@ -86,6 +86,9 @@ export class SoakCluster {
       FERRY_EXPIRY_SWEEP_SECONDS: String(sweepSeconds),
       // Longer than a dead node's lock lives (FERRY_LOCK_TTL_MS, 6 s): a request waits it out.
       FERRY_LOCK_TIMEOUT_MS: '10000',
+      // Only errors: a node keeps the last 64 KiB of its output, and warnings about the services the
+      // chaos cuts would push out the errors a violation report needs.
+      FERRY_LOG_LEVEL: 'error',
       FERRY_CHECKPOINT_BYTES: String(1024 * 1024),
       // One user sends everything, from one address: far above what the soak sends, so a 429 is a finding.
       FERRY_RATE_LIMIT_PER_USER: '1000000',
@@ -114,11 +117,17 @@ export class SoakCluster {
     });
   }
 
-  /** Each node's logged errors (pino levels 50 and 60) and crash traces, the last of them. */
+  /** Each node's logged errors (each distinct message once, with its count and first stack lines) and crash output. */
   errorLogs(): string {
     return this.nodes.map((node) => {
-      const lines = node.output().split('\n').filter((line) => /"level":(50|60)|^\s*at |Error/.test(line) && !/NodeVersionSupportWarning/.test(line));
-      return `--- ${node === this.worker ? 'worker' : `api ${this.api.indexOf(node)}`} (port ${node.port}) ---\n${lines.slice(-40).join('\n')}`;
+      const seen = new Map<string, number>();
+      for (const line of node.output().split('\n')) {
+        if (line.trim() === '' || /NodeVersionSupportWarning|versions published|node >=22|security updates|a\.co\/|trace-warnings|To continue/.test(line)) continue;
+        const key = line.startsWith('{') ? logSummary(line) : line.slice(0, 400);
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+      }
+      const lines = [...seen].slice(-30).map(([line, count]) => (count > 1 ? `${count}x ${line}` : line));
+      return `--- ${node === this.worker ? 'worker' : `api ${this.api.indexOf(node)}`} (port ${node.port}) ---\n${lines.join('\n')}`;
     }).join('\n');
   }
 
@@ -129,5 +138,16 @@ export class SoakCluster {
     await this.db.end();
     this.sink.close();
     await removeDir(this.dataDir);
+  }
+}
+
+/** A pino line as its message, error message and the top of its stack. */
+function logSummary(line: string): string {
+  try {
+    const entry = JSON.parse(line) as { msg?: string; err?: { message?: string; stack?: string } };
+    const stack = entry.err?.stack?.split('\n').slice(1, 4).map((frame) => frame.trim()).join(' < ') ?? '';
+    return `${entry.msg ?? ''}: ${entry.err?.message ?? ''} ${stack}`.slice(0, 600);
+  } catch {
+    return line.slice(0, 400);
   }
 }

@@ -5,7 +5,7 @@
  */
 import * as tus from 'tus-js-client';
 import { idOf } from '../helpers/http-tus.js';
-import { Gone, Transient, Unexpected, classify, type Step } from './attempt.js';
+import { Transient, Unexpected, classify, type Step } from './attempt.js';
 import type { Plan, Protocol, Session, UploadRef } from './protocol.js';
 
 const MODES = ['tus-v1', 'ietf-draft-03', 'ietf-draft-05'] as const;
@@ -87,9 +87,10 @@ function classifyError(err: Error | tus.DetailedError, what: string): Error {
   const response = 'originalResponse' in err ? err.originalResponse : null;
   if (!response) return new Transient(`${what}: ${err.message.slice(0, 300)}`);
   try {
+    // Nothing is expected of a failed request: classify() says what kind of failure it is.
     classify({ status: response.getStatus(), text: () => response.getBody() ?? '' }, what, []);
-    return new Unexpected(`${what}: ${err.message}`);
   } catch (classified) {
-    return classified instanceof Transient || classified instanceof Gone || classified instanceof Unexpected ? classified : (classified as Error);
+    return classified as Error;
   }
+  return new Unexpected(`${what}: ${err.message}`);
 }

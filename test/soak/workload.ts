@@ -5,8 +5,7 @@
  * must be swept once it expires). Some uploads carry content another upload already sent, so
  * instant uploads and deduplicated completions happen under chaos too.
  */
-import { sleep } from '../helpers/e2e.js';
-import { sha256Hex } from '../helpers/e2e.js';
+import { sha256Hex, sleep } from '../helpers/e2e.js';
 import { Gone, Transient, Unexpected, type Step } from './attempt.js';
 import type { Plan, Protocol, Session, Storage, UploadRef } from './protocol.js';
 import { Random, contentBytes } from './random.js';
