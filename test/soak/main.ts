@@ -77,6 +77,15 @@ try {
   process.exit(2);
 }
 console.log(`soak seed: ${options.seed} (replay with --seed ${options.seed})`);
-const report = await runSoak(options);
+const interrupt = new AbortController();
+process.once('SIGINT', () => {
+  console.log('interrupted: stopping the uploads and removing the cluster (Ctrl-C again to quit at once, leaving it)');
+  interrupt.abort();
+  process.once('SIGINT', () => process.exit(130));
+});
+const report = await runSoak({ ...options, interrupt: interrupt.signal }).catch((err: Error) => {
+  console.error(interrupt.signal.aborted ? err.message : err.stack ?? err.message);
+  process.exit(interrupt.signal.aborted ? 130 : 1);
+});
 console.log(summarize(report));
 process.exit(report.violations.length > 0 ? 1 : 0);

@@ -31,6 +31,8 @@ export interface SoakOptions {
   /** Pause between two chaos events, in ms. */
   readonly chaosGapMs: readonly [number, number];
   readonly log: (line: string) => void;
+  /** Ends the run early: uploads and chaos stop, nothing is audited, everything is cleaned up. */
+  readonly interrupt?: AbortSignal;
 }
 
 export interface SoakReport {
@@ -75,11 +77,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       violation: (what) => violation(null, what),
     });
     const deadline = Date.now() + options.durationSeconds * 1000;
+    const interrupted = new Promise<void>((resolve) => options.interrupt?.addEventListener('abort', () => resolve(), { once: true }));
+    void interrupted.then(() => workload.stop());
     chaos.start();
     await Promise.all([
       workload.run(options.concurrency, deadline),
-      sleep(Math.max(0, deadline - Date.now())).then(() => chaos.stop()),
+      Promise.race([sleep(Math.max(0, deadline - Date.now())), interrupted]).then(() => chaos.stop()),
     ]);
+    if (options.interrupt?.aborted) throw new Error(`interrupted after ${workload.records.length} uploads; nothing audited`);
     log(`[${at()}] soak over: ${workload.records.length} uploads; auditing`);
 
     await reviveCrashed(soak, (what) => violation(null, what));

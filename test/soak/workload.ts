@@ -54,8 +54,14 @@ const MIN_SIZE = 1024;
 
 export class Workload {
   readonly records: UploadRecord[] = [];
+  private stopped = false;
 
   constructor(private readonly options: WorkloadOptions) {}
+
+  /** Ends every upload's driving at its next attempt, as if the deadline had come. */
+  stop(): void {
+    this.stopped = true;
+  }
 
   /** Runs `workers` clients until `deadline` (ms since the epoch). */
   async run(workers: number, deadline: number): Promise<void> {
@@ -66,7 +72,7 @@ export class Workload {
     const { seed, protocols, maxSize } = this.options;
     const rng = Random.derive(seed, `worker-${index}`);
     const sent: UploadRecord[] = [];
-    for (let n = 0; Date.now() < deadline; n += 1) {
+    for (let n = 0; Date.now() < deadline && !this.stopped; n += 1) {
       const protocol = rng.pick(protocols);
       const earlier = sent.length > 0 && rng.chance(this.options.duplicateRate) ? rng.pick(sent) : null;
       const label = `w${index}-${n}`;
@@ -92,7 +98,7 @@ export class Workload {
   async drive(record: UploadRecord, protocol: Protocol, plan: Plan, rng: Random, limits: { deadline: number; abandonAfter: number; cutRate: number }): Promise<void> {
     const { expirySeconds, storage } = this.options;
     while (record.state === 'running' || record.state === 'incomplete') {
-      if (Date.now() >= limits.deadline) {
+      if (Date.now() >= limits.deadline || this.stopped) {
         record.state = 'incomplete';
         return;
       }
