@@ -41,7 +41,10 @@ async function rowOf(soak: SoakCluster, record: UploadRecord): Promise<UploadRow
 
 /** A completed upload: its download and its records all carry the SHA-256 of what was sent. */
 export async function checkCompleted(soak: SoakCluster, record: UploadRecord, violation: Violation): Promise<void> {
-  if (record.downloadPath) {
+  if (record.downloadPath && record.deleted) {
+    const download = await downloadSha256(`${soak.api[0]!.url}${record.downloadPath}`).catch((err: Error) => ({ status: 0, sha256: err.message }));
+    if (download.status !== 404) violation(record, `download of the deleted file ${record.downloadPath}: ${download.status} (${download.sha256})`);
+  } else if (record.downloadPath) {
     const base = soak.api[record.label.length % soak.api.length]!.url;
     const download = await downloadSha256(`${base}${record.downloadPath}`, { timeoutMs: 120_000 }).catch((err: Error) => ({ status: 0, sha256: err.message, bytes: 0 }));
     if (download.status !== 200 || download.sha256 !== record.sha256 || download.bytes !== record.size) {
@@ -54,14 +57,14 @@ export async function checkCompleted(soak: SoakCluster, record: UploadRecord, vi
     return;
   }
   if (row.state !== 'completed' || row.sha256 !== record.sha256) violation(record, `upload ${row.id} recorded as ${row.state} with sha256 ${row.sha256}, sent ${record.sha256}`);
-  if (row.file_sha256 !== record.sha256 || Number(row.file_size) !== record.size) {
+  if (record.deleted ? row.file_sha256 !== null : row.file_sha256 !== record.sha256 || Number(row.file_size) !== record.size) {
     violation(record, `file ${row.file_id} of upload ${row.id}: sha256 ${row.file_sha256}, ${row.file_size} bytes (sent ${record.sha256}, ${record.size})`);
   }
 }
 
 /** Every completed upload's file agrees with it; every blob's count is its number of files. */
 export async function checkLibrary(soak: SoakCluster, violation: Violation): Promise<void> {
-  const disagreeing = await soak.db.query<UploadRow>(`${ROW} WHERE u.state = 'completed' AND (u.sha256 IS NULL OR (u.file_id IS NOT NULL AND f.sha256 IS DISTINCT FROM u.sha256))`);
+  const disagreeing = await soak.db.query<UploadRow>(`${ROW} WHERE u.state = 'completed' AND (u.sha256 IS NULL OR f.sha256 <> u.sha256)`);
   for (const row of disagreeing.rows) violation(null, `completed upload ${row.id}: sha256 ${row.sha256}, its file ${row.file_id} ${row.file_sha256}`);
   const counts = await soak.db.query<{ sha256: string; refs: number; files: string }>(
     'SELECT b.sha256, b.refs, (SELECT count(*) FROM files f WHERE f.sha256 = b.sha256) AS files FROM blobs b',

@@ -17,7 +17,10 @@ const USAGE = `usage: npm run soak -- [--duration 300] [--concurrency 8] [--seed
   --api-nodes   api nodes (plus one worker node, which runs the sweeps)
   --expiry      FERRY_UPLOAD_EXPIRY_SECONDS: abandoned uploads must be swept after this
   --sweep       FERRY_EXPIRY_SWEEP_SECONDS
-  --chaos-gap   ms between two SIGKILLs or service cuts, min-max`;
+  --chaos-gap   ms between two SIGKILLs or service cuts, min-max
+summary: resumed = completed after a failed or cut attempt; afterEnd = left incomplete by the end and
+  completed by the audit; deleted = file deleted after completing; expired = idle past --expiry (not
+  a violation); lost = gone before its expiry; failed = an answer outside the protocol`;
 
 function size(raw: string): number {
   const match = /^(\d+)(KiB|MiB)?$/i.exec(raw.trim());

@@ -67,7 +67,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     log(`[${at()}] cluster up: api ${soak.api.map((node) => node.port).join(', ')}, worker ${soak.worker.port}, storage ${options.storage}, schema ${soak.cluster.schema}`);
     const workload = new Workload({
       seed, storage: options.storage, protocols, maxSize: options.maxSize, expirySeconds: options.expirySeconds,
-      cutRate: 0.3, abandonRate: 0.1, duplicateRate: 0.1,
+      cutRate: 0.3, abandonRate: 0.1, duplicateRate: 0.1, deleteRate: 0.1,
       base: (rng) => rng.pick(soak.api).url,
       violation,
     });
@@ -152,7 +152,7 @@ async function inBatches<T>(items: readonly T[], parallel: number, work: (item: 
 export function summarize(report: SoakReport): string {
   const { options, records, chaos } = report;
   const lines = [`soak seed=${options.seed} duration=${options.durationSeconds}s concurrency=${options.concurrency} storage=${options.storage} max-size=${options.maxSize}`];
-  const columns = ['uploads', 'completed', 'resumed', 'resumedAfterEnd', 'abandoned', 'expired', 'lost', 'failed', 'MiB'] as const;
+  const columns = ['uploads', 'completed', 'resumed', 'afterEnd', 'deleted', 'abandoned', 'expired', 'lost', 'failed', 'MiB'] as const;
   lines.push(['protocol'.padEnd(14), ...columns.map((column) => column.padStart(9))].join(' '));
   const byProtocol = new Map<string, UploadRecord[]>();
   for (const record of records) byProtocol.set(record.protocol, [...(byProtocol.get(record.protocol) ?? []), record]);
@@ -160,7 +160,7 @@ export function summarize(report: SoakReport): string {
     const count = (state: UploadRecord['state']) => list.filter((record) => record.state === state).length;
     const values = [
       list.length, count('completed'), list.filter((record) => record.state === 'completed' && record.interrupted > 0).length,
-      list.filter((record) => record.resumedAfterEnd).length, count('abandoned'), count('expired'), count('lost'), count('failed'),
+      list.filter((record) => record.resumedAfterEnd).length, list.filter((record) => record.deleted).length, count('abandoned'), count('expired'), count('lost'), count('failed'),
       Math.round(list.filter((record) => record.state === 'completed').reduce((sum, record) => sum + record.size, 0) / 2 ** 20),
     ];
     lines.push([protocol.padEnd(14), ...values.map((value) => String(value).padStart(9))].join(' '));

@@ -3,10 +3,11 @@
  * and driving each one, attempt after attempt, until it completes, the soak ends (it is then
  * "incomplete" and resumed by the audit) or the worker gives it up on purpose (abandoned: its bytes
  * must be swept once it expires). Some uploads carry content another upload already sent, so
- * instant uploads and deduplicated completions happen under chaos too.
+ * instant uploads and deduplicated completions happen under chaos too, and some completed files
+ * are deleted again, so blobs lose their last reference while others gain one.
  */
 import { sha256Hex, sleep } from '../helpers/e2e.js';
-import { Gone, Transient, Unexpected, type Step } from './attempt.js';
+import { Gone, Transient, Unexpected, call, type Step } from './attempt.js';
 import type { Plan, Protocol, Session, Storage, UploadRef } from './protocol.js';
 import { Random, contentBytes } from './random.js';
 
@@ -31,6 +32,8 @@ export interface UploadRecord {
   session: Session | null;
   /** Completed in the audit's resume pass, after the soak ended. */
   resumedAfterEnd: boolean;
+  /** Its library file was deleted after it completed. */
+  deleted: boolean;
 }
 
 export interface WorkloadOptions {
@@ -45,6 +48,8 @@ export interface WorkloadOptions {
   readonly abandonRate: number;
   /** Chance that an upload carries an earlier upload's content. */
   readonly duplicateRate: number;
+  /** Chance that a completed upload's file is deleted (protocols that name the file). */
+  readonly deleteRate: number;
   /** Base URL of a random api node, for each request. */
   readonly base: (rng: Random) => string;
   readonly violation: (record: UploadRecord | null, what: string) => void;
@@ -82,12 +87,34 @@ export class Workload {
       const plan: Plan = { label, protocol: protocol.name, name: `soak-${label}.bin`, data, sha256: earlier?.sha256 ?? sha256Hex(data) };
       const record: UploadRecord = {
         label, protocol: protocol.name, contentLabel, size, sha256: plan.sha256, state: 'running', ref: null, attempts: 0, interrupted: 0,
-        lastProgressAt: Date.now(), downloadPath: null, session: null, resumedAfterEnd: false,
+        lastProgressAt: Date.now(), downloadPath: null, session: null, resumedAfterEnd: false, deleted: false,
       };
       this.records.push(record);
       sent.push(record);
       const abandonAfter = rng.chance(this.options.abandonRate) ? rng.int(1, 2) : Infinity;
       await this.drive(record, protocol, plan, rng, { deadline, abandonAfter, cutRate: this.options.cutRate });
+      if (record.state === 'completed' && rng.chance(this.options.deleteRate)) await this.deleteFile(record, rng, deadline);
+    }
+  }
+
+  /** Deletes a completed upload's library file, retrying through the chaos until it is gone. */
+  private async deleteFile(record: UploadRecord, rng: Random, deadline: number): Promise<void> {
+    const fileId = /^\/api\/v1\/files\/([^/]+)\/content$/.exec(record.downloadPath ?? '')?.[1];
+    while (fileId && Date.now() < deadline && !this.stopped) {
+      try {
+        await call(`${this.options.base(rng)}/api/v1/files/${fileId}`, 'delete file', { method: 'DELETE', expect: [200, 204] });
+        record.deleted = true;
+        return;
+      } catch (err) {
+        // An earlier attempt whose answer was lost may have deleted it.
+        if (err instanceof Gone) {
+          record.deleted = true;
+          return;
+        }
+        if (err instanceof Unexpected || (err instanceof Transient && err.violation)) this.options.violation(record, err.message);
+        if (err instanceof Unexpected) return;
+        await sleep(rng.int(50, 1_000));
+      }
     }
   }
 
