@@ -69,7 +69,11 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
   const hashBefore = verifier ? hash.copy() : null;
 
   let committed = upload.offset;
-  const writer = await ctx.store.openWriter(upload.id, upload.offset);
+  const writer = await ctx.store.openWriter(upload.id, upload.offset).catch((err: unknown) => {
+    if (isFerryError(err, 'blob_complete')) return null;
+    throw err;
+  });
+  if (!writer) return completeFromStorage(ctx, upload, size);
   const sink = new UploadSink({
     writer,
     start: upload.offset,
@@ -134,6 +138,24 @@ async function keepDurable(ctx: AppendContext, upload: Upload, kept: number, aft
   if (kept === upload.offset) return;
   const progressed = await ctx.meta.uploads.update(upload.id, { offset: kept, expiresAt: new Date(ctx.now().getTime() + ctx.limits.expiryMs) });
   ctx.events.emit('received', progressed ?? { ...upload, offset: kept }, kept - upload.offset);
+}
+
+/**
+ * Storage holds the blob as complete while the record is open: the request that completed it died
+ * between the two (S3 completes a multipart upload before Ferry records it). The bytes are final,
+ * so the completion is recorded from them, read once; the request's own bytes are not needed.
+ */
+async function completeFromStorage(ctx: AppendContext, upload: Upload, size: number | null): Promise<Upload> {
+  const gone = () => new FerryError('upload_gone', 'the stored bytes of this upload cannot be resumed; start a new upload');
+  if (size === null || !canRead(ctx.store)) throw gone();
+  const hash = newSha256();
+  let length = 0;
+  for await (const chunk of ctx.store.read(upload.id) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    length += chunk.length;
+  }
+  if (length !== size) throw gone();
+  return ctx.finish({ ...upload, size, offset: size }, hash.digest('hex'));
 }
 
 /** The upload's length after this request, checked against what was declared before and the limits. */

@@ -46,6 +46,11 @@ export const ERROR_STATUS = {
   chunk_out_of_range: 400,
   chunk_length_mismatch: 400,
   service_unavailable: 503,
+  /**
+   * Storage holds an upload's blob as complete while its record is still open: the process that
+   * completed it died before recording that. Appends recover the completion instead.
+   */
+  blob_complete: 409,
   /** The status comes from the hook's answer (any 4xx); 403 is the fallback. */
   rejected_by_hook: 403,
 } as const;

@@ -145,6 +145,15 @@ export class S3BlobStore implements BlobStore, RangedReads, Termination, Concate
     const keys = this.keys(id);
     let state = await reconcile(this.api, keys, id);
     if (!state.manifest) return;
+    if (state.manifest.uploadId !== null && state.prefix > 0 && state.chain.length === 0) {
+      // The multipart upload is gone and its object holds the bytes: an earlier finish completed
+      // it but died, or lost S3's answer, before clearing the staging. Completing "again" would
+      // find no parts and write an empty object over the blob.
+      const { size } = state.manifest;
+      if (size !== null && size !== state.prefix) throw new Error(`blob ${id}: its multipart upload is gone and its object holds ${state.prefix} of ${size} bytes`);
+      await this.clearStaging(keys);
+      return;
+    }
     if (state.manifest.uploadId === null && state.chain.length > 0) state = await thaw(this.api, keys, id, state);
     const uploadId = state.manifest!.uploadId;
     if (uploadId !== null) {
@@ -192,7 +201,7 @@ export class S3BlobStore implements BlobStore, RangedReads, Termination, Concate
   /** The blob, ready for a writer: a frozen blob is thawed, and parts after a gap are recorded as stale. */
   private async writable(keys: KeyLayout, id: string): Promise<BlobState> {
     let state = await reconcile(this.api, keys, id);
-    if (!state.manifest) throw new Error(`blob ${id} is complete and cannot be written`);
+    if (!state.manifest) throw new FerryError('blob_complete', `blob ${id} is complete and cannot be written`);
     if (state.manifest.uploadId === null) state = await thaw(this.api, keys, id, state);
     if (Object.keys(state.unrecorded).length > 0) {
       const manifest = state.manifest!;
