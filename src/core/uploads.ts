@@ -130,13 +130,18 @@ export class UploadService {
       expectedSha256: request.expectedSha256 ?? null,
       fileId: null,
     };
-    await this.store.create(upload.id);
-    // A store that plans by length (S3 part sizes) hears it now; deferred lengths come with an append.
-    if (size !== null && canDeferLength(this.store)) await this.store.declareLength(upload.id, size);
-    await this.quota.insert(upload).catch(async (err: unknown) => {
-      if (canTerminate(this.store)) await this.store.remove(upload.id);
+    // The record comes first: storage created for an upload with no record (a node killed in
+    // between) would be bytes that nothing ever removes, while a record without storage expires.
+    await this.quota.insert(upload);
+    try {
+      await this.store.create(upload.id);
+      // A store that plans by length (S3 part sizes) hears it now; deferred lengths come with an append.
+      if (size !== null && canDeferLength(this.store)) await this.store.declareLength(upload.id, size);
+    } catch (err) {
+      await this.meta.uploads.update(upload.id, { state: 'terminated', expiresAt: null }).catch(() => undefined);
+      if (canTerminate(this.store)) await this.store.remove(upload.id).catch(() => undefined);
       throw err;
-    });
+    }
     this.events.emit('created', upload);
     if (upload.concat?.kind === 'final') return this.concatenate(upload, upload.concat.parts);
     if (size === 0) return this.finish(upload, newSha256().digest('hex'));
