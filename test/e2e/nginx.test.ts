@@ -116,7 +116,7 @@ describe('nginx running deploy/nginx.conf in front of two api nodes', { timeout:
   async function assertStored(url: string, data: Buffer): Promise<void> {
     assert.ok(url.startsWith(`${nginx.url}/files/`), `the upload URL ${url} is behind nginx`);
     const download = await downloadSha256(url, { timeoutMs: 60_000 });
-    assert.equal(download.status, 200);
+    assert.equal(download.status, 200, `GET ${url} through nginx\n${nginx.output()}`);
     assert.equal(download.bytes, data.length);
     assert.equal(download.sha256, sha256Hex(data));
   }
