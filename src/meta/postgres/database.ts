@@ -46,13 +46,13 @@ export class PostgresDatabase implements Queryable {
     try {
       return await this.pool.query<R>(text, values);
     } catch (err) {
-      throw unavailable(err);
+      throw asFerryError(err);
     }
   }
 
   /** Runs `work` in one transaction on one connection: committed if it resolves, rolled back if it throws. */
   async transaction<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect().catch((err: unknown) => { throw unavailable(err); });
+    const client = await this.pool.connect().catch((err: unknown) => { throw asFerryError(err); });
     let broken: Error | undefined;
     // A connection that breaks while the transaction holds it between statements is reported as an
     // 'error' event on the client, which the pool only listens for on idle ones: unheard, it ends
@@ -67,7 +67,7 @@ export class PostgresDatabase implements Queryable {
     } catch (err) {
       // A connection that cannot even roll back is not handed to the next transaction.
       await client.query('ROLLBACK').catch((rollbackError: Error) => { broken = rollbackError; });
-      throw unavailable(err);
+      throw asFerryError(err);
     } finally {
       client.off('error', onError);
       client.release(broken);
@@ -113,14 +113,19 @@ const UNAVAILABLE_STATE = /^(08|57P0[1-3]|53)/;
 /** pg's own errors for a connection that broke or never came, which carry no code. */
 const BROKEN_CONNECTION = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable|Cannot use a pool after calling end|Query read timeout)/;
 
+/** SQLSTATE disk_full: the database cannot write, as a full disk under local storage cannot. */
+const DISK_FULL = '53100';
+
 /**
  * A failed query as the HTTP edge should see it: a database that is unreachable, restarting or out
- * of connections is service_unavailable (503), keeping the driver's error as the cause. Anything
- * else (a constraint, a syntax error, a domain error thrown inside a transaction) stays as it is.
+ * of connections is service_unavailable (503), one whose disk is full is storage_full (507), both
+ * keeping the driver's error as the cause. Anything else (a constraint, a syntax error, a domain
+ * error thrown inside a transaction) stays as it is.
  */
-export function unavailable(err: unknown): unknown {
+export function asFerryError(err: unknown): unknown {
   if (err instanceof FerryError || !(err instanceof Error)) return err;
   const code = (err as { code?: unknown }).code;
+  if (code === DISK_FULL) return new FerryError('storage_full', `the metadata database (PostgreSQL) is out of disk space: ${err.message}`, { cause: err });
   const down = (typeof code === 'string' && (NETWORK_CODES.has(code) || UNAVAILABLE_STATE.test(code))) || BROKEN_CONNECTION.test(err.message);
   return down ? new FerryError('service_unavailable', `the metadata database (PostgreSQL) is unavailable: ${err.message}`, { cause: err }) : err;
 }
