@@ -197,15 +197,16 @@ export class AccountService {
  * it (it costs several MiB of resident memory, which every upload node would pay).
  */
 let argon2: Promise<typeof import('@node-rs/argon2')> | null = null;
+const loadArgon2 = () => (argon2 ??= import('@node-rs/argon2'));
 
 /** Library defaults (19 MiB, 2 passes, 1 lane): OWASP's recommended Argon2id floor. */
 async function hashPassword(password: string): Promise<string> {
-  const lib = await (argon2 ??= import('@node-rs/argon2'));
+  const lib = await loadArgon2();
   return lib.hash(password, { algorithm: lib.Algorithm.Argon2id });
 }
 
 async function verifyPassword(hashed: string, password: string): Promise<boolean> {
-  return (await (argon2 ??= import('@node-rs/argon2'))).verify(hashed, password);
+  return (await loadArgon2()).verify(hashed, password);
 }
 
 /** Secrets are random and long, so a fast hash suffices: only the hash is stored. */

@@ -26,6 +26,12 @@ export class HttpRequest {
     return this.raw.url ?? '/';
   }
 
+  /** The query string's parameters, decoded. */
+  get query(): URLSearchParams {
+    const url = this.url;
+    return new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+  }
+
   get protocol(): 'http' | 'https' {
     return (this.raw.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
   }

@@ -76,7 +76,7 @@ export class ApiRegistry {
     const queryCheck = spec.query ? TypeCompiler.Compile(spec.query) : null;
     this.routes.push({ spec: spec as ApiRouteSpec<TSchema | undefined, TSchema | undefined> });
     this.router.on(spec.method, spec.path, async (request, reply) => {
-      const link = spec.fileLink ? linkOf(request) : null;
+      const link = spec.fileLink ? request.query.get('link') : null;
       const principal = spec.public ? null : link !== null ? await linkedPrincipal(this.ctx, link, request.params.id ?? '') : await ownerOf(this.ctx, request);
       const query = queryCheck ? validate(queryCheck, parseQuery(request, queryCheck.Schema()), 'query') : undefined;
       const body = bodyCheck ? validate(bodyCheck, await readJson(request), 'body') : undefined;
@@ -134,10 +134,6 @@ function plain(schema: TSchema): unknown {
   return JSON.parse(JSON.stringify(schema));
 }
 
-function linkOf(request: HttpRequest): string | null {
-  return request.url.includes('?') ? new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1)).get('link') : null;
-}
-
 /** Without accounts (FERRY_AUTH=none) everyone is the one local user, and a link adds nothing. */
 async function linkedPrincipal(ctx: HttpContext, link: string, fileId: string): Promise<Principal> {
   const principal = ctx.config.auth === 'none' ? LOCAL_USER : await ctx.accounts.verifyFileLink(link, fileId);
@@ -158,7 +154,7 @@ function validate<S extends TSchema>(check: TypeCheck<S>, value: unknown, where:
  * "0x10" as 16, and takes 19 digits past 2^53; anything but digits stays a string and fails the check.
  */
 function parseQuery(request: HttpRequest, schema: TSchema): unknown {
-  const search = new URLSearchParams(request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');
+  const search = request.query;
   const properties = (schema as { properties?: Record<string, TSchema> }).properties ?? {};
   const raw: Record<string, string> = {};
   const integers: Record<string, number | string> = {};

@@ -67,8 +67,7 @@ export class Params {
 }
 
 export function queryPairs(request: HttpRequest): Pairs {
-  const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
-  return new URLSearchParams(query);
+  return request.query;
 }
 
 /** True for multipart/form-data that names its boundary; the course's part uploads say multipart but send raw bytes. */

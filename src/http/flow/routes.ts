@@ -103,8 +103,7 @@ async function sendAnswer(reply: HttpReply, { chunk, status, file }: Stored): Pr
 }
 
 function queryOf(request: HttpRequest): Record<string, string> {
-  const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
-  return Object.fromEntries(new URLSearchParams(query));
+  return Object.fromEntries(request.query);
 }
 
 /** flow.js sends an octet chunk with the file's own type; resumable.js says only application/octet-stream. */

@@ -116,7 +116,7 @@ function blockAnswer(outcome: BlockOutcome): StillExpected | '' {
 }
 
 async function fromQuery(tasks: FuploadTasks, request: HttpRequest, taskId?: string): Promise<Task> {
-  const query = new URLSearchParams(request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');
+  const { query } = request;
   return tasks.find(query.get('taskId') ?? taskId ?? '', query.get('key') ?? '');
 }
 
