@@ -4,6 +4,7 @@ import { isFerryError } from '../../src/core/errors.js';
 import { newUploadId } from '../../src/core/upload.js';
 import type { BlobStore, Concatenation, RangedReads, Termination } from '../../src/storage/types.js';
 import { randomData } from '../helpers/core.js';
+import { readBlob } from './blob-io.js';
 
 /** What the suite exercises: positional writes and deferred lengths are optional and not covered here. */
 type ConformingStore = BlobStore & RangedReads & Termination & Concatenation;
@@ -23,12 +24,6 @@ async function writeAll(store: ConformingStore, id: string, offset: number, chun
   }
 }
 
-async function readAll(store: ConformingStore, id: string, range?: { start: number; end: number }): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of store.read(id, range) as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
 /** What every blob driver must do. Run it once per driver. */
 export function runBlobStoreConformance(name: string, factory: BlobStoreFactory): void {
   describe(`BlobStore conformance: ${name}`, () => {
@@ -44,8 +39,8 @@ export function runBlobStoreConformance(name: string, factory: BlobStoreFactory)
       await writeAll(store, id, 0, [data.subarray(0, 70_000)]);
       await writeAll(store, id, 70_000, [data.subarray(70_000, 150_000), data.subarray(150_000)]);
       assert.equal(await store.length(id), data.length);
-      assert.deepEqual(await readAll(store, id), data);
-      assert.deepEqual(await readAll(store, id, { start: 1000, end: 1999 }), data.subarray(1000, 2000));
+      assert.deepEqual(await readBlob(store, id), data);
+      assert.deepEqual(await readBlob(store, id, { start: 1000, end: 1999 }), data.subarray(1000, 2000));
     });
 
     it('writes each batch right after the previous one, however it is split', async () => {
@@ -58,7 +53,7 @@ export function runBlobStoreConformance(name: string, factory: BlobStoreFactory)
       await writer.write([data.subarray(5000)]);
       await writer.sync();
       await writer.close();
-      assert.deepEqual(await readAll(store, id), data);
+      assert.deepEqual(await readBlob(store, id), data);
     });
 
     it('discards bytes beyond the offset a writer is opened at', async () => {
@@ -66,9 +61,9 @@ export function runBlobStoreConformance(name: string, factory: BlobStoreFactory)
       await store.create(id);
       await writeAll(store, id, 0, [Buffer.from('0123456789')]);
       await writeAll(store, id, 4, [Buffer.from('ab')]);
-      assert.deepEqual(await readAll(store, id), Buffer.from('0123ab'));
+      assert.deepEqual(await readBlob(store, id), Buffer.from('0123ab'));
       await store.truncate(id, 3);
-      assert.deepEqual(await readAll(store, id), Buffer.from('012'));
+      assert.deepEqual(await readBlob(store, id), Buffer.from('012'));
     });
 
     it('concatenates blobs in order, showing every byte to the caller', async () => {
@@ -83,7 +78,7 @@ export function runBlobStoreConformance(name: string, factory: BlobStoreFactory)
       let seen = 0;
       assert.equal(await store.concat(target, [a, b], (chunk) => { seen += chunk.length; }), 4000);
       assert.equal(seen, 4000);
-      assert.deepEqual(await readAll(store, target), Buffer.concat([dataA, dataB]));
+      assert.deepEqual(await readBlob(store, target), Buffer.concat([dataA, dataB]));
     });
 
     it('removes blobs, and removing twice is harmless', async () => {

@@ -11,6 +11,7 @@ import { S3BlobStore } from '../../src/storage/s3/store.js';
 import { downloadSha256 } from '../helpers/e2e.js';
 import { tusCreate, tusHead, tusPatch } from '../helpers/http-tus.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { appendBlob } from './blob-io.js';
 import { cephS3, type CephS3 } from './s3-ceph.js';
 
 const MiB = 1024 * 1024;
@@ -32,10 +33,7 @@ describe('S3: completion interrupted between storage and the record', () => {
     const data = randomBytes(7 * MiB + 123);
     await store.create(id);
     await store.declareLength(id, data.length);
-    const writer = await store.openWriter(id, 0);
-    await writer.write([data]);
-    await writer.sync();
-    await writer.close();
+    await appendBlob(store, id, 0, data);
     // The manifest as it was before the completion, put back after it: staging not yet cleared.
     const manifestKey = `lost-answer/staging/${id}/manifest.json`;
     const manifest = await objectBytes(manifestKey);
@@ -60,10 +58,7 @@ describe('S3: completion interrupted between storage and the record', () => {
       assert.equal(first.status, 204);
       // What a node does before it dies: the rest of the bytes, and the multipart upload completed.
       const store = new S3BlobStore(s3.api);
-      const writer = await store.openWriter(created.id, 6 * MiB);
-      await writer.write([data.subarray(6 * MiB)]);
-      await writer.sync();
-      await writer.close();
+      await appendBlob(store, created.id, 6 * MiB, data.subarray(6 * MiB));
       await store.finish(created.id);
       assert.equal((await tusHead(created.location)).header('upload-offset'), String(6 * MiB), 'the record is still open');
 

@@ -5,12 +5,13 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { BlobStore, BlobWriter } from '../../src/storage/types.js';
+import type { BlobWriter } from '../../src/storage/types.js';
 import { S3BlobStore } from '../../src/storage/s3/store.js';
 import { AwsS3Api, s3Client } from '../../src/storage/s3/aws.js';
 import { newUploadId } from '../../src/core/upload.js';
 import { randomData } from '../helpers/core.js';
 import { runBlobStoreConformance } from './conformance.js';
+import { appendBlob, readBlob } from './blob-io.js';
 import { cephS3, type CephS3 } from './s3-ceph.js';
 
 const MiB = 1024 * 1024;
@@ -35,23 +36,6 @@ function node(prefix: string): { store: S3BlobStore; close(): void } {
   return { store: new S3BlobStore(new AwsS3Api(client, s3.settings.bucket), { prefix }), close: () => client.destroy() };
 }
 
-/** Writes `data` in 64 KiB pieces, as request bodies arrive, and syncs. */
-async function append(store: BlobStore, id: string, offset: number, data: Buffer): Promise<void> {
-  const writer = await store.openWriter(id, offset);
-  try {
-    for (let at = 0; at < data.length; at += 64 * 1024) await writer.write([data.subarray(at, at + 64 * 1024)]);
-    await writer.sync();
-  } finally {
-    await writer.close();
-  }
-}
-
-async function readAll(store: S3BlobStore, id: string, range?: { start: number; end: number }): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of store.read(id, range) as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
 describe('S3 driver on Ceph RGW', () => {
   it('resumes on a new store instance mid-upload from what ListParts and the staged tail hold', async () => {
     const prefix = `${randomUUID()}/`;
@@ -60,13 +44,13 @@ describe('S3 driver on Ceph RGW', () => {
       const id = newUploadId();
       const data = randomData(30 * MiB + 12_345);
       await first.store.create(id);
-      await append(first.store, id, 0, data.subarray(0, 20 * MiB + 100_000));
+      await appendBlob(first.store, id, 0, data.subarray(0, 20 * MiB + 100_000));
       const parts = await s3.api.listParts(`${prefix}blobs/${id}`, (await s3.api.listMultipartUploads(`${prefix}blobs/${id}`))[0]!);
       assert.deepEqual(parts?.map((part) => part.size), [8 * MiB, 8 * MiB + 112 * 1024], 'two whole parts; the rest is staged');
       assert.equal(await second.store.length(id), 20 * MiB + 100_000);
-      await append(second.store, id, 20 * MiB + 100_000, data.subarray(20 * MiB + 100_000));
+      await appendBlob(second.store, id, 20 * MiB + 100_000, data.subarray(20 * MiB + 100_000));
       await second.store.finish(id);
-      assert.deepEqual(await readAll(first.store, id), data);
+      assert.deepEqual(await readBlob(first.store, id), data);
       assert.deepEqual(await s3.leftovers(prefix), { uploads: [], objects: [`${prefix}blobs/${id}`] });
     } finally {
       first.close();
@@ -79,7 +63,7 @@ describe('S3 driver on Ceph RGW', () => {
     const store = new S3BlobStore(s3.api, { prefix });
     const id = newUploadId();
     await store.create(id);
-    await append(store, id, 0, randomData(19 * MiB));
+    await appendBlob(store, id, 0, randomData(19 * MiB));
     assert.equal((await s3.leftovers(prefix)).uploads.length, 1);
     await store.remove(id);
     assert.deepEqual(await s3.leftovers(prefix), { uploads: [], objects: [] });
@@ -92,12 +76,12 @@ describe('S3 driver on Ceph RGW', () => {
     const data = randomData(17 * MiB + 3);
     await store.create(id);
     await store.declareLength(id, data.length);
-    await append(store, id, 0, data);
+    await appendBlob(store, id, 0, data);
     await store.finish(id);
     for (const [start, end] of [[0, 0], [8 * MiB - 10, 8 * MiB + 9], [16 * MiB - 1, 17 * MiB + 2], [5, 3 * MiB]] as const) {
-      assert.deepEqual(await readAll(store, id, { start, end }), data.subarray(start, end + 1), `${start}-${end}`);
+      assert.deepEqual(await readBlob(store, id, { start, end }), data.subarray(start, end + 1), `${start}-${end}`);
     }
-    await assert.rejects(readAll(store, id, { start: data.length, end: data.length + 5 }));
+    await assert.rejects(readBlob(store, id, { start: data.length, end: data.length + 5 }));
   });
 
   it('reads the front of an unfinished upload on another node, which then carries on writing it', async () => {
@@ -108,12 +92,12 @@ describe('S3 driver on Ceph RGW', () => {
       const data = randomData(26 * MiB);
       await first.store.create(id);
       await first.store.declareLength(id, data.length);
-      await append(first.store, id, 0, data.subarray(0, 13 * MiB));
+      await appendBlob(first.store, id, 0, data.subarray(0, 13 * MiB));
       // The core re-hashes the stored prefix when it has no running hash (a restart, another node).
-      assert.deepEqual(await readAll(second.store, id, { start: 0, end: 13 * MiB - 1 }), data.subarray(0, 13 * MiB));
-      await append(second.store, id, 13 * MiB, data.subarray(13 * MiB));
+      assert.deepEqual(await readBlob(second.store, id, { start: 0, end: 13 * MiB - 1 }), data.subarray(0, 13 * MiB));
+      await appendBlob(second.store, id, 13 * MiB, data.subarray(13 * MiB));
       await second.store.finish(id);
-      assert.equal(createHash('sha256').update(await readAll(first.store, id)).digest('hex'), createHash('sha256').update(data).digest('hex'));
+      assert.equal(createHash('sha256').update(await readBlob(first.store, id)).digest('hex'), createHash('sha256').update(data).digest('hex'));
       assert.deepEqual(await s3.leftovers(prefix), { uploads: [], objects: [`${prefix}blobs/${id}`] });
     } finally {
       first.close();
@@ -128,13 +112,13 @@ describe('S3 driver on Ceph RGW', () => {
     const kept = randomData(3 * MiB);
     const rest = randomData(20 * MiB);
     await store.create(id);
-    await append(store, id, 0, kept);
-    await append(store, id, kept.length, randomData(20 * MiB));
+    await appendBlob(store, id, 0, kept);
+    await appendBlob(store, id, kept.length, randomData(20 * MiB));
     await store.truncate(id, kept.length);
     assert.equal(await store.length(id), kept.length);
-    await append(store, id, kept.length, rest);
+    await appendBlob(store, id, kept.length, rest);
     await store.finish(id);
-    assert.deepEqual(await readAll(store, id), Buffer.concat([kept, rest]));
+    assert.deepEqual(await readBlob(store, id), Buffer.concat([kept, rest]));
   });
 
   it('streams 200 MiB through with bounded memory', async (t) => {

@@ -27,6 +27,7 @@ import { tusUpload } from '../helpers/http-tus.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { AMQP_URL, deleteQueues, uniquePrefix } from '../jobs/amqp-helpers.js';
 import { completionOf, insertUser, sampleFile, sampleUpload } from '../meta/conformance-fixtures.js';
+import { appendBlob } from './blob-io.js';
 import { cephS3, type CephS3 } from './s3-ceph.js';
 
 const MiB = 1024 * 1024;
@@ -94,10 +95,7 @@ describe('BlobTiering: local disk to Ceph S3', () => {
     const upload = sampleUpload({ ownerId: owner.id, size: content.length });
     await meta.uploads.insert(upload);
     await local.create(upload.id);
-    const writer = await local.openWriter(upload.id, 0);
-    await writer.write([content]);
-    await writer.sync();
-    await writer.close();
+    await appendBlob(local, upload.id, 0, content);
     assert.ok(await meta.library.completeUpload(completionOf(upload, file)));
     return { file, key: upload.id };
   }

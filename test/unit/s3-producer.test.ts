@@ -6,6 +6,7 @@ import { newUploadId } from '../../src/core/upload.js';
 import { MAX_PART, MAX_PARTS, MIN_PART, partSizeFor } from '../../src/storage/s3/plan.js';
 import { S3BlobStore } from '../../src/storage/s3/store.js';
 import { randomData } from '../helpers/core.js';
+import { appendBlob, readBlob } from '../storage/blob-io.js';
 import { FakeS3 } from '../storage/s3-fake.js';
 
 const PART = 1000;
@@ -13,22 +14,6 @@ const PART = 1000;
 /** A store over the fake with 1000-byte parts (the fake then refuses any smaller non-last part). */
 function storeOn(fake: FakeS3, partsInFlight = 2): S3BlobStore {
   return new S3BlobStore(fake, { partSize: () => PART, partsInFlight });
-}
-
-async function append(store: S3BlobStore, id: string, offset: number, data: Buffer, piece = 100): Promise<void> {
-  const writer = await store.openWriter(id, offset);
-  try {
-    for (let at = 0; at < data.length; at += piece) await writer.write([data.subarray(at, at + piece)]);
-    await writer.sync();
-  } finally {
-    await writer.close();
-  }
-}
-
-async function readAll(store: S3BlobStore, id: string, range?: { start: number; end: number }): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of store.read(id, range) as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
 }
 
 function blobOf(fake: FakeS3, id: string): Buffer | undefined {
@@ -43,13 +28,13 @@ describe('S3 part producer (fake S3)', () => {
     const id = newUploadId();
     const data = randomData(10_500);
     await store.create(id);
-    await append(store, id, 0, data);
+    await appendBlob(store, id, 0, data, 100);
     assert.equal(fake.count('uploadPart'), 10);
     assert.equal(fake.maxPartsInFlight, 2);
     assert.equal(await store.length(id), data.length);
     await store.finish(id);
     assert.deepEqual(blobOf(fake, id), data);
-    assert.deepEqual(await readAll(store, id, { start: 950, end: 2049 }), data.subarray(950, 2050));
+    assert.deepEqual(await readBlob(store, id, { start: 950, end: 2049 }), data.subarray(950, 2050));
     assert.equal(fake.uploads.size, 0);
     assert.deepEqual([...fake.objects.keys()], [`blobs/${id}`], 'nothing staged is left');
   });
@@ -59,10 +44,10 @@ describe('S3 part producer (fake S3)', () => {
     const id = newUploadId();
     const data = randomData(4_200);
     await storeOn(fake).create(id);
-    await append(storeOn(fake), id, 0, data.subarray(0, 2_500));
+    await appendBlob(storeOn(fake), id, 0, data.subarray(0, 2_500), 100);
     const other = storeOn(fake);
     assert.equal(await other.length(id), 2_500);
-    await append(other, id, 2_500, data.subarray(2_500));
+    await appendBlob(other, id, 2_500, data.subarray(2_500), 100);
     await storeOn(fake).finish(id);
     assert.deepEqual(blobOf(fake, id), data);
     assert.equal(fake.uploads.size, 0);
@@ -75,7 +60,7 @@ describe('S3 part producer (fake S3)', () => {
     const data = randomData(2_300);
     await store.create(id);
     await store.declareLength(id, data.length);
-    await append(store, id, 0, data);
+    await appendBlob(store, id, 0, data, 100);
     assert.equal(fake.stagedBytes(), 0, 'nothing staged');
     const parts = fake.count('uploadPart');
     await store.finish(id);
@@ -90,12 +75,12 @@ describe('S3 part producer (fake S3)', () => {
     const id = newUploadId();
     const kept = randomData(1_500);
     await store.create(id);
-    await append(store, id, 0, kept);
-    await append(store, id, 1_500, randomData(2_000));
+    await appendBlob(store, id, 0, kept, 100);
+    await appendBlob(store, id, 1_500, randomData(2_000), 100);
     await store.truncate(id, 1_500);
     assert.equal(await storeOn(fake).length(id), 1_500);
     const rest = randomData(2_000);
-    await append(storeOn(fake), id, 1_500, rest);
+    await appendBlob(storeOn(fake), id, 1_500, rest, 100);
     await store.finish(id);
     assert.deepEqual(blobOf(fake, id), Buffer.concat([kept, rest]));
   });
@@ -107,10 +92,10 @@ describe('S3 part producer (fake S3)', () => {
     const kept = randomData(1_500);
     const resent = randomData(2_000);
     await store.create(id);
-    await append(store, id, 0, kept);
-    await append(store, id, 1_500, resent);
+    await appendBlob(store, id, 0, kept, 100);
+    await appendBlob(store, id, 1_500, resent, 100);
     await store.truncate(id, 1_500);
-    await append(store, id, 1_500, resent);
+    await appendBlob(store, id, 1_500, resent, 100);
     assert.equal(await storeOn(fake).length(id), 3_500);
     await storeOn(fake).finish(id);
     assert.deepEqual(blobOf(fake, id), Buffer.concat([kept, resent]));
@@ -121,8 +106,8 @@ describe('S3 part producer (fake S3)', () => {
     const store = storeOn(fake);
     const id = newUploadId();
     await store.create(id);
-    await append(store, id, 0, randomData(2_500));
-    await append(store, id, 2_500, randomData(100));
+    await appendBlob(store, id, 0, randomData(2_500), 100);
+    await appendBlob(store, id, 2_500, randomData(100), 100);
     await assert.rejects(store.truncate(id, 500), /cannot be truncated to 500/);
     assert.equal(await store.length(id), 2_600);
   });
@@ -137,11 +122,11 @@ describe('S3 part producer (fake S3)', () => {
     const id = newUploadId();
     const data = randomData(3_500);
     await store.create(id);
-    await assert.rejects(append(store, id, 0, data), /connection reset/);
+    await assert.rejects(appendBlob(store, id, 0, data, 100), /connection reset/);
     fake.beforePart = async () => undefined;
     const other = storeOn(fake);
     assert.equal(await other.length(id), PART, 'part 3 follows a gap and does not count');
-    await append(other, id, PART, data.subarray(PART));
+    await appendBlob(other, id, PART, data.subarray(PART), 100);
     await other.finish(id);
     assert.deepEqual(blobOf(fake, id), data);
   });
@@ -151,12 +136,12 @@ describe('S3 part producer (fake S3)', () => {
     const id = newUploadId();
     const data = randomData(3_700);
     await storeOn(fake).create(id);
-    await append(storeOn(fake), id, 0, data.subarray(0, 2_500));
+    await appendBlob(storeOn(fake), id, 0, data.subarray(0, 2_500), 100);
     const node2 = storeOn(fake);
-    assert.deepEqual(await readAll(node2, id, { start: 0, end: 2_499 }), data.subarray(0, 2_500));
-    assert.deepEqual(await readAll(node2, id, { start: 1_990, end: 2_009 }), data.subarray(1_990, 2_010));
+    assert.deepEqual(await readBlob(node2, id, { start: 0, end: 2_499 }), data.subarray(0, 2_500));
+    assert.deepEqual(await readBlob(node2, id, { start: 1_990, end: 2_009 }), data.subarray(1_990, 2_010));
     assert.equal(fake.uploads.size, 0, 'frozen: no multipart upload while the parts are one object');
-    await append(node2, id, 2_500, data.subarray(2_500));
+    await appendBlob(node2, id, 2_500, data.subarray(2_500), 100);
     assert.ok(fake.count('copyPart') >= 1);
     assert.equal(fake.uploads.size, 1);
     await node2.finish(id);
@@ -169,7 +154,7 @@ describe('S3 part producer (fake S3)', () => {
     const store = storeOn(fake);
     const id = newUploadId();
     await store.create(id);
-    await append(store, id, 0, randomData(2_345));
+    await appendBlob(store, id, 0, randomData(2_345), 100);
     await store.remove(id);
     await store.remove(id);
     assert.equal(fake.uploads.size, 0);
