@@ -65,6 +65,11 @@ export interface Config {
   readonly fuploadClients: Readonly<Record<string, string>>;
   /** Where blobs live: `local` (files under dataDir) or `s3` (an S3 bucket, shared by several nodes). */
   readonly storage: 'local' | 's3';
+  /**
+   * Local storage writes whole blocks straight to the disk (O_DIRECT) where the filesystem takes
+   * that, since flushing the page cache costs the process as much again as filling it did.
+   */
+  readonly localDirectIo: boolean;
   /** S3 endpoint URL (Ceph RGW, MinIO, OSS, ...); null for AWS's own endpoints. */
   readonly s3Endpoint: string | null;
   readonly s3Bucket: string | null;
@@ -150,6 +155,7 @@ export const DEFAULTS: Config = {
   redisUrl: null,
   databaseUrl: null,
   storage: 'local',
+  localDirectIo: true,
   s3Endpoint: null,
   s3Bucket: null,
   s3AccessKey: null,
@@ -261,6 +267,7 @@ const PARSERS: { [K in keyof Config]: { env: string; parse: Parser<K> } } = {
     },
   },
   storage: { env: 'FERRY_STORAGE', parse: oneOf(['local', 's3'] as const) },
+  localDirectIo: { env: 'FERRY_LOCAL_DIRECT_IO', parse: boolean },
   s3Endpoint: { env: 'FERRY_S3_ENDPOINT', parse: serviceUrl(['http:', 'https:']) },
   s3Bucket: { env: 'FERRY_S3_BUCKET', parse: (raw) => (raw === '' ? null : raw) },
   s3AccessKey: { env: 'FERRY_S3_ACCESS_KEY', parse: (raw) => (raw === '' ? null : raw) },

@@ -43,7 +43,7 @@ export async function wireServices(config: Config): Promise<Wired> {
   // Drivers are loaded only when used: each costs start-up time, and a resident heap that every
   // garbage collection then walks while uploads stream in (measured on a 512 MiB upload).
   const s3 = config.storage === 's3' || config.tierStorage === 's3' ? (await import('./storage/s3/index.js')).openS3BlobStore(config) : null;
-  const local = () => new LocalBlobStore(join(config.dataDir, 'blobs'));
+  const local = () => new LocalBlobStore(join(config.dataDir, 'blobs'), { directIo: config.localDirectIo });
   const store = config.storage === 's3' ? s3!.store : local();
   // Completed blobs may move on to the other store (tiering.ts); reads find them in either.
   const tier = config.tierStorage === null ? null : { name: config.tierStorage, store: config.tierStorage === 's3' ? s3!.store : local() };

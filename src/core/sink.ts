@@ -84,6 +84,9 @@ export class UploadSink extends Writable {
       },
       (err: unknown) => {
         this.storageError = err;
+        // Bytes the writer took earlier may not have landed either.
+        const landed = writer.landedAfterFailure?.();
+        if (landed !== undefined) this.stored = Math.min(this.stored, landed);
         callback(err as Error);
       },
     );
@@ -103,7 +106,8 @@ export class UploadSink extends Writable {
     const commits = checkpointEvery !== null && mark - this.committedAt >= checkpointEvery;
     this.checkpoint = writer
       .sync()
-      .then(() => (commits ? onCheckpoint(start + mark) : undefined))
+      // After a failed write, bytes counted in `mark` may not have landed (landedAfterFailure).
+      .then(() => (commits && this.storageError === null ? onCheckpoint(start + mark) : undefined))
       .then(() => {
         this.syncedAt = mark;
         if (commits) this.committedAt = mark;

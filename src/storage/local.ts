@@ -1,8 +1,10 @@
-import { createReadStream, writev } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { access, mkdir, open, rm, stat, constants, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError } from '../core/errors.js';
+import { directWritesWork, DirectWriter, openDirect } from './direct-io.js';
+import { writevFully } from './file-io.js';
 import type { BlobWriter, ByteRange, FullBlobStore } from './types.js';
 
 /** Blob ids become file names, so only a fixed, path-free alphabet is ever accepted. */
@@ -13,7 +15,16 @@ const SAFE_ID = /^[0-9a-zA-Z_-]{16,128}$/;
  * an upload copies and merges nothing.
  */
 export class LocalBlobStore implements FullBlobStore {
-  constructor(private readonly root: string) {}
+  private directWrites: Promise<boolean> | null = null;
+
+  /** `directIo`: write whole blocks straight to the disk where the filesystem allows it (direct-io.ts). */
+  constructor(private readonly root: string, private readonly options: { readonly directIo?: boolean } = {}) {}
+
+  /** Whether writers bypass the page cache; decided once, when the first writer opens. */
+  writesDirectly(): Promise<boolean> {
+    if (this.options.directIo === false) return Promise.resolve(false);
+    return (this.directWrites ??= mkdir(this.root, { recursive: true }).then(() => directWritesWork(this.root), () => false));
+  }
 
   private pathOf(id: string): string {
     if (!SAFE_ID.test(id)) throw new FerryError('invalid_request', 'invalid blob id');
@@ -35,11 +46,20 @@ export class LocalBlobStore implements FullBlobStore {
       await handle.close();
       mapFsError(err);
     }
-    return writerAt(handle, offset);
+    return this.writerAt(handle, id, offset);
   }
 
   async openWriterAt(id: string, offset: number): Promise<BlobWriter> {
-    return writerAt(await open(this.pathOf(id), 'r+').catch(mapFsError), offset);
+    return this.writerAt(await open(this.pathOf(id), 'r+').catch(mapFsError), id, offset);
+  }
+
+  private async writerAt(handle: FileHandle, id: string, offset: number): Promise<BlobWriter> {
+    if (!(await this.writesDirectly())) return cachedWriterAt(handle, offset);
+    const direct = await openDirect(this.pathOf(id)).catch(async (err: unknown) => {
+      await handle.close();
+      return mapFsError(err);
+    });
+    return new DirectWriter(direct, handle, offset, mapFsError);
   }
 
 
@@ -102,7 +122,8 @@ export class LocalBlobStore implements FullBlobStore {
   }
 }
 
-function writerAt(handle: FileHandle, offset: number): BlobWriter {
+/** Writes through the page cache; sync() flushes it. */
+function cachedWriterAt(handle: FileHandle, offset: number): BlobWriter {
   let position = offset;
   return {
     write: async (chunks) => {
@@ -112,32 +133,6 @@ function writerAt(handle: FileHandle, offset: number): BlobWriter {
     sync: () => handle.datasync().catch(mapFsError),
     close: () => handle.close(),
   };
-}
-
-/** Writes every byte of the chunks at `position`, however many calls that takes; returns the count. */
-async function writevFully(fd: number, chunks: readonly Buffer[], position: number): Promise<number> {
-  let pending = chunks;
-  let at = position;
-  while (pending.length > 0) {
-    const written = await new Promise<number>((resolve, reject) => {
-      writev(fd, pending as Buffer[], at, (err, bytes) => (err ? reject(err) : resolve(bytes)));
-    });
-    at += written;
-    pending = dropWritten(pending, written);
-  }
-  return at - position;
-}
-
-function dropWritten(buffers: readonly Buffer[], bytes: number): readonly Buffer[] {
-  let skip = bytes;
-  let index = 0;
-  while (index < buffers.length && skip >= buffers[index]!.length) {
-    skip -= buffers[index]!.length;
-    index += 1;
-  }
-  const rest = buffers.slice(index);
-  if (skip > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(skip);
-  return rest;
 }
 
 function mapFsError(err: unknown): never {

@@ -9,6 +9,13 @@ export interface BlobWriter {
   write(chunks: readonly Buffer[]): Promise<void>;
   /** Makes everything written so far durable (fsync or equivalent). */
   sync(): Promise<void>;
+  /**
+   * For writers whose write() returns before its bytes land (they gather them into larger writes):
+   * once a write() has failed, how many of the bytes given to this writer landed, counted from
+   * where it was opened; sync() then makes just those durable. Without it, a write() that failed
+   * landed none of its chunks and every earlier one landed.
+   */
+  landedAfterFailure?(): number;
   close(): Promise<void>;
   /**
    * False when syncing before it is needed buys nothing and costs a lot (S3: a sync stages the

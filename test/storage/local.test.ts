@@ -6,12 +6,14 @@ import { runBlobStoreConformance } from './conformance.js';
 
 const roots = new WeakMap<object, string>();
 
-runBlobStoreConformance('local disk', {
-  create: async () => {
-    const root = await mkdtemp(join(tmpdir(), 'ferry-blobs-'));
-    const store = new LocalBlobStore(root);
-    roots.set(store, root);
-    return store;
-  },
-  dispose: async (store) => { await rm(roots.get(store)!, { recursive: true, force: true }); },
-});
+for (const directIo of [true, false]) {
+  runBlobStoreConformance(`local disk (${directIo ? 'direct writes where the filesystem takes them' : 'page cache only'})`, {
+    create: async () => {
+      const root = await mkdtemp(join(tmpdir(), 'ferry-blobs-'));
+      const store = new LocalBlobStore(root, { directIo });
+      roots.set(store, root);
+      return store;
+    },
+    dispose: async (store) => { await rm(roots.get(store)!, { recursive: true, force: true }); },
+  });
+}
