@@ -57,11 +57,18 @@ function command(name: ServerName, port: number, dataDir: string): { args: strin
       return { args: [path.join(DIST_BENCH, 'tus-server.js')], env: { BENCH_PORT: String(port), BENCH_DATA_DIR: dataDir } };
     case 'ferry':
       return {
-        // BENCH_FERRY_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`): to see where Ferry's time goes under the benchmark.
-        args: [...(process.env.BENCH_FERRY_NODE_ARGS ?? '').split(' ').filter(Boolean), FERRY_MAIN, 'serve'],
+        // Node's flags as the `ferry` command runs with them (its #! line), then BENCH_FERRY_NODE_ARGS
+        // (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`): to see where Ferry's time goes under the benchmark.
+        args: [...ferryNodeFlags(), ...(process.env.BENCH_FERRY_NODE_ARGS ?? '').split(' ').filter(Boolean), FERRY_MAIN, 'serve'],
         env: { FERRY_HOST: '127.0.0.1', FERRY_PORT: String(port), FERRY_DATA_DIR: dataDir, FERRY_LOG_LEVEL: 'warn', FERRY_AUTH: 'none' },
       };
   }
+}
+
+/** The Node flags on the `ferry` command's #! line (`#!/usr/bin/env -S node --flag ...`). */
+export function ferryNodeFlags(): string[] {
+  const shebang = fs.readFileSync(FERRY_MAIN, 'utf8').split('\n', 1)[0]!;
+  return shebang.split(' ').filter((word) => word.startsWith('--'));
 }
 
 function healthy(port: number): Promise<boolean> {

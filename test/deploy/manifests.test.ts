@@ -179,4 +179,14 @@ describe('image (deploy/Dockerfile)', () => {
     const missing = [...packagesImportedFrom(MAIN)].filter((name) => !(name in dependencies));
     assert.deepEqual(missing, [], 'packages `ferry serve` imports that are not production dependencies');
   });
+
+  it('starts Node with the flags `ferry` and `npm start` use (the young generation size the server is tuned for)', () => {
+    const shebang = readFileSync(MAIN, 'utf8').split('\n', 1)[0]!;
+    const flags = shebang.split(' ').filter((word) => word.startsWith('--'));
+    assert.ok(flags.includes('--max-semi-space-size=1'), shebang);
+    const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(runtime)![1]!) as string[];
+    assert.deepEqual(entrypoint, ['node', ...flags, 'dist/src/cli/main.js']);
+    const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    assert.ok(scripts.start!.endsWith(`node ${flags.join(' ')} dist/src/cli/main.js serve`), scripts.start);
+  });
 });
