@@ -3,7 +3,7 @@ import { access, mkdir, open, rm, stat, constants, type FileHandle } from 'node:
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError } from '../core/errors.js';
-import { directWritesWork, DirectWriter, openDirect } from './direct-io.js';
+import { DIRECT_WRITERS_MAX, directWritesWork, DirectWriter, openDirect } from './direct-io.js';
 import { writevFully } from './file-io.js';
 import type { BlobWriter, ByteRange, FullBlobStore } from './types.js';
 
@@ -16,6 +16,7 @@ const SAFE_ID = /^[0-9a-zA-Z_-]{16,128}$/;
  */
 export class LocalBlobStore implements FullBlobStore {
   private directWrites: Promise<boolean> | null = null;
+  private openWriters = 0;
 
   /** `directIo`: write whole blocks straight to the disk where the filesystem allows it (direct-io.ts). */
   constructor(private readonly root: string, private readonly options: { readonly directIo?: boolean } = {}) {}
@@ -53,13 +54,22 @@ export class LocalBlobStore implements FullBlobStore {
     return this.writerAt(await open(this.pathOf(id), 'r+').catch(mapFsError), id, offset);
   }
 
+  /** Writes directly when the filesystem allows it and few writers are open (DIRECT_WRITERS_MAX). */
   private async writerAt(handle: FileHandle, id: string, offset: number): Promise<BlobWriter> {
-    if (!(await this.writesDirectly())) return cachedWriterAt(handle, offset);
-    const direct = await openDirect(this.pathOf(id)).catch(async (err: unknown) => {
+    const few = this.openWriters < DIRECT_WRITERS_MAX;
+    this.openWriters += 1;
+    let counted = true;
+    const closed = () => {
+      if (counted) this.openWriters -= 1;
+      counted = false;
+    };
+    if (!few || !(await this.writesDirectly())) return cachedWriterAt(handle, offset, closed);
+    const directHandle = await openDirect(this.pathOf(id)).catch(async (err: unknown) => {
+      closed();
       await handle.close();
       return mapFsError(err);
     });
-    return new DirectWriter(direct, handle, offset, mapFsError);
+    return new DirectWriter(directHandle, handle, offset, mapFsError, closed);
   }
 
 
@@ -123,7 +133,7 @@ export class LocalBlobStore implements FullBlobStore {
 }
 
 /** Writes through the page cache; sync() flushes it. */
-function cachedWriterAt(handle: FileHandle, offset: number): BlobWriter {
+function cachedWriterAt(handle: FileHandle, offset: number, onClose: () => void): BlobWriter {
   let position = offset;
   return {
     write: async (chunks) => {
@@ -131,7 +141,10 @@ function cachedWriterAt(handle: FileHandle, offset: number): BlobWriter {
       position += bytes;
     },
     sync: () => handle.datasync().catch(mapFsError),
-    close: () => handle.close(),
+    close: () => {
+      onClose();
+      return handle.close();
+    },
   };
 }
 

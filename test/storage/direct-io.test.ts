@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { newUploadId } from '../../src/core/upload.js';
+import { DIRECT_WRITERS_MAX, DirectWriter } from '../../src/storage/direct-io.js';
 import { LocalBlobStore } from '../../src/storage/local.js';
 import { randomData } from '../helpers/core.js';
 
@@ -42,6 +43,7 @@ describe('local storage writing directly to the disk', () => {
     let offset = 0;
     for (const [index, end] of ends.entries()) {
       const writer = await store.openWriter(id, offset);
+      assert.ok(writer instanceof DirectWriter, 'a lone writer writes directly');
       const body = pieces(data.subarray(offset, end), 200_000, index + 1);
       const syncs: Promise<void>[] = [];
       for (const [at, piece] of body.entries()) {
@@ -64,6 +66,8 @@ describe('local storage writing directly to the disk', () => {
     await store.create(id);
     const bounds = [0, 1000, 300_001, 1_048_576, 1_800_123, data.length];
     const writers = await Promise.all(bounds.slice(0, -1).map((start) => store.openWriterAt(id, start)));
+    // One writer more than write directly at once: the last goes through the page cache, beside them.
+    assert.equal(writers.filter((writer) => writer instanceof DirectWriter).length, DIRECT_WRITERS_MAX);
     const bodies = writers.map((_, index) => pieces(data.subarray(bounds[index], bounds[index + 1]), 70_000, index + 11));
     // Interleave the ranges piece by piece, every writer with a write in flight at once.
     for (let step = 0; bodies.some((body) => step < body.length); step++) {
