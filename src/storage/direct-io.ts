@@ -1,5 +1,6 @@
 import { open, rm, constants, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ByteQueue } from './byte-queue.js';
 import { writevFully } from './file-io.js';
 import type { BlobWriter } from './types.js';
 
@@ -109,8 +110,7 @@ export function openDirect(path: string): Promise<FileHandle> {
 export class DirectWriter implements BlobWriter {
   /** Direct writes are already on the disk: an early flush would only commit the file's size. */
   readonly syncAhead = false;
-  private gathered: Buffer[] = [];
-  private gatheredBytes = 0;
+  private readonly gathered = new ByteQueue();
   /** File position of the first gathered byte. */
   private position: number;
   /** Direct writes not yet landed, oldest first. */
@@ -153,7 +153,7 @@ export class DirectWriter implements BlobWriter {
   /** Bytes not synced are not kept. */
   close(): Promise<void> {
     return this.inTurn(async () => {
-      this.take(this.gatheredBytes);
+      this.gathered.clear();
       await this.allLanded();
       this.onClose();
       await Promise.all([this.direct.close(), this.cached.close()]);
@@ -168,14 +168,10 @@ export class DirectWriter implements BlobWriter {
 
   private async gather(chunks: readonly Buffer[]): Promise<void> {
     await this.failIfFailed();
-    for (const chunk of chunks) {
-      if (chunk.length === 0) continue;
-      this.gathered.push(chunk);
-      this.gatheredBytes += chunk.length;
-    }
+    for (const chunk of chunks) this.gathered.push(chunk);
     const toBoundary = (BLOCK - (this.position % BLOCK)) % BLOCK;
-    if (toBoundary > 0 && this.gatheredBytes >= toBoundary) await this.writeCached(toBoundary);
-    while (this.position % BLOCK === 0 && this.gatheredBytes >= BATCH) await this.writeDirect(BATCH);
+    if (toBoundary > 0 && this.gathered.bytes >= toBoundary) await this.writeCached(toBoundary);
+    while (this.position % BLOCK === 0 && this.gathered.bytes >= BATCH) await this.writeDirect(BATCH);
   }
 
   /**
@@ -184,11 +180,11 @@ export class DirectWriter implements BlobWriter {
    * landedAfterFailure()); a failure nobody has heard of yet rejects it.
    */
   private async land(): Promise<void> {
-    if (this.failure === null && this.position % BLOCK === 0 && this.gatheredBytes >= BLOCK) {
-      await this.writeDirect(this.gatheredBytes - (this.gatheredBytes % BLOCK));
+    if (this.failure === null && this.position % BLOCK === 0 && this.gathered.bytes >= BLOCK) {
+      await this.writeDirect(this.gathered.bytes - (this.gathered.bytes % BLOCK));
     }
     await this.allLanded();
-    if (this.failure === null && this.gatheredBytes > 0) await this.writeCached(this.gatheredBytes).catch(() => undefined);
+    if (this.failure === null && this.gathered.bytes > 0) await this.writeCached(this.gathered.bytes).catch(() => undefined);
     await this.cached.datasync().catch(this.mapError);
     if (this.failure !== null && !this.failureReported) this.mapError(this.failure);
   }
@@ -204,7 +200,7 @@ export class DirectWriter implements BlobWriter {
     await this.failIfFailed();
     const buffer = await buffers().acquire();
     let filled = 0;
-    for (const chunk of this.take(bytes)) filled += chunk.copy(buffer, filled);
+    for (const chunk of this.gathered.take(bytes)) filled += chunk.copy(buffer, filled);
     const at = this.position;
     this.position += bytes;
     this.inFlight.push(writevFully(this.direct.fd, [buffer.subarray(0, bytes)], at, this.cached.fd)
@@ -214,7 +210,7 @@ export class DirectWriter implements BlobWriter {
 
   private async writeCached(bytes: number): Promise<void> {
     const at = this.position;
-    const chunks = this.take(bytes);
+    const chunks = this.gathered.take(bytes);
     this.position += bytes;
     await writevFully(this.cached.fd, chunks, at).catch((err: unknown) => {
       this.fail(err, at);
@@ -232,26 +228,6 @@ export class DirectWriter implements BlobWriter {
     if (this.failure === null) return;
     await this.allLanded();
     this.mapError(this.failure);
-  }
-
-  /** Removes the next `bytes` gathered bytes, as slices of the chunks they arrived in. */
-  private take(bytes: number): Buffer[] {
-    const taken: Buffer[] = [];
-    let left = bytes;
-    while (left > 0) {
-      const chunk = this.gathered[0]!;
-      if (chunk.length <= left) {
-        taken.push(chunk);
-        this.gathered.shift();
-        left -= chunk.length;
-      } else {
-        taken.push(chunk.subarray(0, left));
-        this.gathered[0] = chunk.subarray(left);
-        left = 0;
-      }
-    }
-    this.gatheredBytes -= bytes;
-    return taken;
   }
 
 }

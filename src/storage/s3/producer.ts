@@ -1,3 +1,4 @@
+import { ByteQueue } from '../byte-queue.js';
 import type { BlobWriter } from '../types.js';
 import type { S3Api } from './api.js';
 import type { PartSizer } from './plan.js';
@@ -37,8 +38,7 @@ export class PartProducer implements BlobWriter {
   readonly syncAhead = false;
   /** Blob offset of the first buffered byte: everything before it is in a part (or on its way). */
   private partStart: number;
-  private buffered: Buffer[] = [];
-  private bufferedBytes = 0;
+  private readonly buffered = new ByteQueue();
   /** Bytes below this offset are durable once the parts in flight land. */
   private durableEnd: number;
   private nextPart: number;
@@ -50,13 +50,13 @@ export class PartProducer implements BlobWriter {
   constructor(private readonly options: PartProducerOptions) {
     this.partStart = options.partsEnd;
     this.nextPart = options.nextPart;
-    for (const chunk of options.staged) this.push(chunk);
-    this.durableEnd = this.partStart + this.bufferedBytes;
+    for (const chunk of options.staged) this.buffered.push(chunk);
+    this.durableEnd = this.partStart + this.buffered.bytes;
   }
 
   async write(chunks: readonly Buffer[]): Promise<void> {
     this.throwIfFailed();
-    for (const chunk of chunks) this.push(chunk);
+    for (const chunk of chunks) this.buffered.push(chunk);
     await this.cutParts();
   }
 
@@ -68,7 +68,7 @@ export class PartProducer implements BlobWriter {
       await this.options.clearStale([...this.rewritten]);
       this.rewritten.clear();
     }
-    const end = this.partStart + this.bufferedBytes;
+    const end = this.partStart + this.buffered.bytes;
     const from = Math.max(this.durableEnd, this.partStart);
     if (end <= from) return;
     await this.options.api.putObject(this.options.segmentKey(from), this.bufferedFrom(from - this.partStart));
@@ -78,27 +78,20 @@ export class PartProducer implements BlobWriter {
   /** Waits for the parts in flight; bytes not synced are simply not kept. */
   async close(): Promise<void> {
     await this.drain();
-    this.buffered = [];
-    this.bufferedBytes = 0;
-  }
-
-  private push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.buffered.push(chunk);
-    this.bufferedBytes += chunk.length;
+    this.buffered.clear();
   }
 
   /** Sends every whole part the buffer holds, and the last part once the declared length is reached. */
   private async cutParts(): Promise<void> {
     const { size, partSize, partsInFlight } = this.options;
     for (;;) {
-      if (this.bufferedBytes === 0) return;
+      if (this.buffered.bytes === 0) return;
       const target = partSize(this.nextPart, size, this.partStart);
-      const reachesEnd = size !== null && this.partStart + this.bufferedBytes >= size;
-      if (this.bufferedBytes < target && !reachesEnd) return;
+      const reachesEnd = size !== null && this.partStart + this.buffered.bytes >= size;
+      if (this.buffered.bytes < target && !reachesEnd) return;
       while (this.inFlight.size >= partsInFlight) await Promise.race(this.inFlight);
       this.throwIfFailed();
-      const body = this.take(Math.min(target, this.bufferedBytes));
+      const body = this.take(Math.min(target, this.buffered.bytes));
       this.upload(this.nextPart, body);
       this.nextPart += 1;
       this.partStart += body.length;
@@ -116,37 +109,12 @@ export class PartProducer implements BlobWriter {
 
   /** The first `bytes` buffered bytes as one Buffer (a part's body must be retryable, so not a stream). */
   private take(bytes: number): Buffer {
-    const pieces: Buffer[] = [];
-    let left = bytes;
-    while (left > 0) {
-      const head = this.buffered[0]!;
-      if (head.length <= left) {
-        pieces.push(head);
-        this.buffered.shift();
-        left -= head.length;
-      } else {
-        pieces.push(head.subarray(0, left));
-        this.buffered[0] = head.subarray(left);
-        left = 0;
-      }
-    }
-    this.bufferedBytes -= bytes;
-    return Buffer.concat(pieces, bytes);
+    return Buffer.concat(this.buffered.take(bytes), bytes);
   }
 
   /** The buffered bytes from `skip` on, copied once (the part they belong to may still grow). */
   private bufferedFrom(skip: number): Buffer {
-    const pieces: Buffer[] = [];
-    let left = skip;
-    for (const chunk of this.buffered) {
-      if (left >= chunk.length) {
-        left -= chunk.length;
-      } else {
-        pieces.push(left > 0 ? chunk.subarray(left) : chunk);
-        left = 0;
-      }
-    }
-    return Buffer.concat(pieces);
+    return Buffer.concat(this.buffered.from(skip));
   }
 
   private async drain(): Promise<void> {
