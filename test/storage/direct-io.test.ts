@@ -77,6 +77,28 @@ describe('local storage writing directly to the disk', () => {
     assert.deepEqual(await readFile(join(root, id.slice(0, 2), id)), data);
   });
 
+  it('never writes over the bytes before its offset, however its first block fills across syncs', async () => {
+    const id = newUploadId();
+    const data = randomData(3 * 1024 * 1024 + 77);
+    await store.create(id);
+    const neighbour = await store.openWriterAt(id, 0);
+    await neighbour.write([data.subarray(0, 1000)]);
+    await neighbour.sync();
+    await neighbour.close();
+    const writer = await store.openWriterAt(id, 1000);
+    assert.ok(writer instanceof DirectWriter);
+    // Its first block holds the neighbour's bytes: synced while it holds 500 bytes of its own, then
+    // 3000 more (still in that block), then on past several batches.
+    await writer.write([data.subarray(1000, 1500)]);
+    await writer.sync();
+    await writer.write([data.subarray(1500, 4500)]);
+    await writer.sync();
+    for (const piece of pieces(data.subarray(4500), 65_536, 7)) await writer.write([piece]);
+    await writer.sync();
+    await writer.close();
+    assert.deepEqual(await readFile(join(root, id.slice(0, 2), id)), data);
+  });
+
   it('discards what a new writer is opened past, direct blocks included', async () => {
     const id = newUploadId();
     const data = randomData(1024 * 1024);
