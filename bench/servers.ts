@@ -66,7 +66,7 @@ function command(name: ServerName, port: number, dataDir: string): { args: strin
 }
 
 /** The Node flags on the `ferry` command's #! line (`#!/usr/bin/env -S node --flag ...`). */
-export function ferryNodeFlags(): string[] {
+function ferryNodeFlags(): string[] {
   const shebang = fs.readFileSync(FERRY_MAIN, 'utf8').split('\n', 1)[0]!;
   return shebang.split(' ').filter((word) => word.startsWith('--'));
 }

@@ -33,10 +33,10 @@ const BATCH = 512 * 1024;
  */
 export const DIRECT_WRITERS_MAX = 4;
 
-/** Direct writes in flight at once across the process; libuv runs four file operations at a time. */
-const BUFFERS = 8;
 /** Direct writes one writer has in flight: the disk takes two queued writes faster than one at a time. */
 const DEPTH = 2;
+/** Enough that no direct writer ever waits for a buffer. */
+const BUFFERS = DIRECT_WRITERS_MAX * DEPTH;
 
 /**
  * The page-aligned buffers direct writes are copied into, shared by every writer; each is held
@@ -101,9 +101,8 @@ export function openDirect(path: string): Promise<FileHandle> {
  * Appends from `offset` through two handles on one file: whole blocks go directly to the disk,
  * gathered in batches, up to DEPTH batches in flight while the next gathers; bytes in a block
  * this writer shares with others (before its first block boundary, after its last) go through
- * the page cache,
- * which merges them with the block's other bytes, so a writer never overwrites what is not its own
- * (the stored prefix, or a neighbouring chunk written at the same time). write() returns while
+ * the page cache, which merges them with the block's other bytes, so a writer never overwrites
+ * what is not its own (the stored prefix, or a neighbouring chunk written at the same time). write() returns while
  * bytes are still gathered or in flight; sync() lands them all and flushes. Once a write fails,
  * every write() after it fails, sync() flushes what landed before it, and landedAfterFailure()
  * says how much that is.
@@ -230,5 +229,4 @@ export class DirectWriter implements BlobWriter {
     await this.allLanded();
     this.mapError(this.failure);
   }
-
 }
