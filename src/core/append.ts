@@ -88,7 +88,7 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
       request.onProgress?.(durable);
     },
   });
-  const aborted = await receiveBody(request.body, sink, writer, letGo);
+  const aborted = await receiveBody(request.body, sink, letGo);
   const reached = upload.offset + sink.stored;
   const filledUp = isFerryError(sink.storageError, 'storage_full') ? sink.storageError : sink.overflow && quotaLimit < lengthLimit ? room!.filledUp() : null;
   if (filledUp) {

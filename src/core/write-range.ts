@@ -53,7 +53,7 @@ export async function writeRange(store: BlobStore, id: string, range: RangeWrite
     onCheckpoint: async () => undefined,
   });
   const whenStalled = onlyWhenStalled(range.letGo, () => sink.stored);
-  const broken = await receiveBody(range.body, sink, writer, whenStalled.signal).finally(whenStalled.dispose);
+  const broken = await receiveBody(range.body, sink, whenStalled.signal).finally(whenStalled.dispose);
   if (sink.storageError) throw sink.storageError;
   if (sink.overflow) throw new FerryError('chunk_length_mismatch', `${label} is longer than ${length} bytes`);
   if (broken || sink.stored !== length) throw new FerryError('client_aborted', `${label} ended after ${sink.stored} of ${length} bytes`);

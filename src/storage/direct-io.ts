@@ -108,8 +108,6 @@ export function openDirect(path: string): Promise<FileHandle> {
  * says how much that is.
  */
 export class DirectWriter implements BlobWriter {
-  /** Direct writes are already on the disk: an early flush would only commit the file's size. */
-  readonly syncAhead = false;
   private readonly gathered = new ByteQueue();
   /** File position of the first gathered byte. */
   private position: number;
@@ -148,6 +146,11 @@ export class DirectWriter implements BlobWriter {
 
   sync(): Promise<void> {
     return this.inTurn(() => this.land());
+  }
+
+  /** Flushes the direct writes that have landed; bytes still gathered or in flight wait for sync(). */
+  flushAhead(): Promise<void> {
+    return this.cached.datasync().catch(this.mapError);
   }
 
   /** Bytes not synced are not kept. */

@@ -141,6 +141,7 @@ function cachedWriterAt(handle: FileHandle, offset: number, onClose: () => void)
       position += bytes;
     },
     sync: () => handle.datasync().catch(mapFsError),
+    flushAhead: () => handle.datasync().catch(mapFsError),
     close: () => {
       onClose();
       return handle.close();

@@ -18,11 +18,12 @@ export interface BlobWriter {
   landedAfterFailure?(): number;
   close(): Promise<void>;
   /**
-   * False when syncing before it is needed buys nothing and costs a lot (S3: a sync stages the
-   * unfinished part as an object of its own). Writers then see sync() only where durability is
-   * required: offset checkpoints and the end of a request.
+   * Starts making durable what has landed so far, while the request still streams in, so the
+   * sync() before the response has less left to flush. Absent where flushing early buys nothing
+   * and costs a lot (S3: a sync stages the unfinished part as an object of its own); such writers
+   * see sync() only where durability is required: offset checkpoints and the end of a request.
    */
-  readonly syncAhead?: boolean;
+  flushAhead?(): Promise<void>;
 }
 
 /**

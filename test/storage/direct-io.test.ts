@@ -34,7 +34,7 @@ describe('local storage writing directly to the disk', () => {
     assert.equal(await store.writesDirectly(), true);
   });
 
-  it('stores every byte, whatever the pieces, syncs and resumptions at unaligned offsets', async () => {
+  it('stores every byte, whatever the pieces, syncs, early flushes and resumptions at unaligned offsets', async () => {
     const id = newUploadId();
     const data = randomData(5 * 1024 * 1024 + 777);
     await store.create(id);
@@ -48,8 +48,9 @@ describe('local storage writing directly to the disk', () => {
       const syncs: Promise<void>[] = [];
       for (const [at, piece] of body.entries()) {
         await writer.write([piece]);
-        // As a checkpoint does: the sync runs while the next writes come.
+        // As a checkpoint and a flush ahead do: they run while the next writes come.
         if (at % 7 === 3) syncs.push(writer.sync());
+        if (at % 5 === 1) syncs.push(writer.flushAhead!());
       }
       await Promise.all(syncs);
       await writer.sync();

@@ -56,7 +56,7 @@ class HookedS3 extends S3BlobStore {
       },
       sync: () => writer.sync(),
       close: () => writer.close(),
-      syncAhead: writer.syncAhead,
+      ...(writer.flushAhead ? { flushAhead: () => writer.flushAhead!() } : {}),
     };
   }
 }

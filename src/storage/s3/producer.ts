@@ -35,7 +35,6 @@ export interface PartProducerOptions {
  * synced offset can rebuild the front of a part it drops.
  */
 export class PartProducer implements BlobWriter {
-  readonly syncAhead = false;
   /** Blob offset of the first buffered byte: everything before it is in a part (or on its way). */
   private partStart: number;
   private readonly buffered = new ByteQueue();
