@@ -11,7 +11,7 @@ export const OUT_DIR = path.join(ROOT, 'bench', 'out');
 export const DIST_BENCH = path.join(ROOT, 'dist', 'bench');
 export const FERRY_MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
-export const SERVER_NAMES = ['raw', 'tus-server', 'ferry'] as const;
+export const SERVER_NAMES = ['raw', 'raw-fsync', 'tus-server', 'ferry'] as const;
 export type ServerName = (typeof SERVER_NAMES)[number];
 
 export const CASE_NAMES = ['single', 'chunked', 'concurrent', 'native', 'instant', 's3'] as const;

@@ -3,7 +3,10 @@
 // with no hashing, no locking and upload state kept in memory only.
 // For the native case it also takes `PUT /files/<id>` with a `Chunk-Offset`
 // header: the body is written at that offset, in any order and in parallel.
-// Env: BENCH_PORT, BENCH_DATA_DIR.
+// With BENCH_FLUSH set it fdatasyncs each request's bytes before answering, as
+// a server must that acknowledges only durable bytes (Ferry does): the floor
+// that durability alone sets on this machine's disk.
+// Env: BENCH_PORT, BENCH_DATA_DIR, BENCH_FLUSH.
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -12,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 
 const port = Number(process.env.BENCH_PORT);
 const dataDir = process.env.BENCH_DATA_DIR ?? '';
+const flushes = Boolean(process.env.BENCH_FLUSH);
 if (!Number.isInteger(port) || port <= 0 || dataDir === '') {
   throw new Error('raw-server needs BENCH_PORT and BENCH_DATA_DIR');
 }
@@ -43,6 +47,7 @@ async function patch(req: http.IncomingMessage, res: http.ServerResponse, id: st
   const file = fs.createWriteStream(path.join(dataDir, id), { flags: 'r+', start: up.offset });
   try {
     await pipeline(req, file);
+    await flush(id);
   } finally {
     up.offset += file.bytesWritten;
   }
@@ -55,7 +60,19 @@ async function put(req: http.IncomingMessage, res: http.ServerResponse, id: stri
   const length = Number(req.headers['content-length']);
   if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(length) || start + length > up.length) return reply(res, 400);
   await pipeline(req, fs.createWriteStream(path.join(dataDir, id), { flags: 'r+', start }));
+  await flush(id);
   reply(res, 204);
+}
+
+/** fdatasync flushes the file's dirty pages whichever descriptor wrote them. */
+async function flush(id: string): Promise<void> {
+  if (!flushes) return;
+  const file = await fs.promises.open(path.join(dataDir, id), 'r');
+  try {
+    await file.datasync();
+  } finally {
+    await file.close();
+  }
 }
 
 async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

@@ -52,7 +52,11 @@ async function freePort(): Promise<number> {
 function command(name: ServerName, port: number, dataDir: string): { args: string[]; env: NodeJS.ProcessEnv } {
   switch (name) {
     case 'raw':
-      return { args: [path.join(DIST_BENCH, 'raw-server.js')], env: { BENCH_PORT: String(port), BENCH_DATA_DIR: dataDir } };
+    case 'raw-fsync':
+      return {
+        args: [path.join(DIST_BENCH, 'raw-server.js')],
+        env: { BENCH_PORT: String(port), BENCH_DATA_DIR: dataDir, BENCH_FLUSH: name === 'raw-fsync' ? '1' : '' },
+      };
     case 'tus-server':
       return { args: [path.join(DIST_BENCH, 'tus-server.js')], env: { BENCH_PORT: String(port), BENCH_DATA_DIR: dataDir } };
     case 'ferry':
