@@ -1,5 +1,6 @@
 import type { Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { lockLost } from '../locks/types.js';
 import type { MetaStore } from '../meta/types.js';
 import { canDeferLength, canRead, type BlobStore } from '../storage/types.js';
 import { FerryError, isFerryError } from './errors.js';
@@ -82,13 +83,14 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
     checkpointEvery: verifier ? null : ctx.limits.checkpointBytes,
     onCheckpoint: async (durable) => {
       // A checkpoint never reaches the end: only the request's own completion may complete the upload.
-      if (size !== null && durable >= size) return;
+      if ((size !== null && durable >= size) || lockLost(letGo)) return;
       await ctx.meta.uploads.update(upload.id, { offset: durable });
       committed = durable;
       request.onProgress?.(durable);
     },
   });
   const aborted = await receiveBody(request.body, sink, letGo);
+  if (lockLost(letGo)) throw letGo.reason;
   const reached = upload.offset + sink.stored;
   const filledUp = isFerryError(sink.storageError, 'storage_full') ? sink.storageError : sink.overflow && quotaLimit < lengthLimit ? room!.filledUp() : null;
   if (filledUp) {

@@ -1,5 +1,6 @@
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { lockLost } from '../locks/types.js';
 import type { BlobWriter } from '../storage/types.js';
 import { FerryError } from './errors.js';
 
@@ -81,6 +82,13 @@ export class UploadSink extends Writable {
     if (this.checkpointError) throw this.checkpointError;
   }
 
+  /** Closes the writer without making anything more durable (the lock was lost). */
+  async abandon(): Promise<void> {
+    await this.writing;
+    await this.checkpoint;
+    await this.options.writer.close();
+  }
+
   private store(chunks: Buffer[], callback: (error?: Error | null) => void): void {
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.length;
@@ -135,11 +143,17 @@ export class UploadSink extends Writable {
 /**
  * Streams a request body into the sink until the body ends, breaks off or is cut off by `letGo`
  * (a stalled client may never send another byte: cutting its body off is what ends the wait), then
- * makes everything written durable and closes the writer. True when the body did not end cleanly
- * (client gone, cut off, or past the limit); the caller decides what that means.
+ * makes everything written durable and closes the writer, unless the lock was lost (then nothing
+ * more is made durable). True when the body did not end cleanly (client gone, cut off, or past the
+ * limit); the caller decides what that means.
  */
 export async function receiveBody(body: Readable, sink: UploadSink, letGo: AbortSignal): Promise<boolean> {
-  const cutOff = () => body.destroy(new FerryError('client_aborted', 'another request took over this upload'));
+  // A stalled client's connection goes with its body; a client that lost its lock hears why (pipeline
+  // then ends the body but leaves the connection to answer on).
+  const cutOff = () => {
+    if (lockLost(letGo)) sink.destroy(letGo.reason as Error);
+    else body.destroy(new FerryError('client_aborted', 'another request took over this upload'));
+  };
   letGo.addEventListener('abort', cutOff, { once: true });
   try {
     if (letGo.aborted) cutOff();
@@ -149,6 +163,7 @@ export async function receiveBody(body: Readable, sink: UploadSink, letGo: Abort
     return true;
   } finally {
     letGo.removeEventListener('abort', cutOff);
-    await sink.finish();
+    if (lockLost(letGo)) await sink.abandon();
+    else await sink.finish();
   }
 }

@@ -187,8 +187,10 @@ export class UploadService {
    */
   async streamUnder<T>(lock: Lock, work: (letGo: AbortSignal) => Promise<T>): Promise<T> {
     const letGo = new AbortController();
-    if (this.stopped || lock.releaseRequested.aborted) letGo.abort();
-    lock.releaseRequested.addEventListener('abort', () => letGo.abort(), { once: true });
+    // The reason goes with the signal: it says whether the lock was lost (lockLost).
+    if (lock.releaseRequested.aborted) letGo.abort(lock.releaseRequested.reason);
+    else if (this.stopped) letGo.abort();
+    lock.releaseRequested.addEventListener('abort', () => letGo.abort(lock.releaseRequested.reason), { once: true });
     this.streaming.add(letGo);
     try {
       return await work(letGo.signal);

@@ -1,5 +1,6 @@
 import type { Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { lockLost } from '../locks/types.js';
 import { canWriteAt, canWriteChunks, type BlobStore, type BlobWriter } from '../storage/types.js';
 import { FerryError, isFerryError } from './errors.js';
 import { checksumVerifier, type ChecksumExpectation } from './integrity.js';
@@ -54,6 +55,7 @@ export async function writeRange(store: BlobStore, id: string, range: RangeWrite
   });
   const whenStalled = onlyWhenStalled(range.letGo, () => sink.stored);
   const broken = await receiveBody(range.body, sink, whenStalled.signal).finally(whenStalled.dispose);
+  if (lockLost(range.letGo)) throw range.letGo.reason;
   if (sink.storageError) throw sink.storageError;
   if (sink.overflow) throw new FerryError('chunk_length_mismatch', `${label} is longer than ${length} bytes`);
   if (broken || sink.stored !== length) throw new FerryError('client_aborted', `${label} ended after ${sink.stored} of ${length} bytes`);
@@ -68,12 +70,17 @@ export async function writeRange(store: BlobStore, id: string, range: RangeWrite
 /**
  * A second request for a range that is still streaming is usually a client retrying after its
  * first connection died without the server noticing: that one is cut off so the retry can go on.
- * A duplicate sent while the first copy is still flowing just waits for it instead.
+ * A duplicate sent while the first copy is still flowing just waits for it instead. A lost lock
+ * cuts the request off at once.
  */
 function onlyWhenStalled(letGo: AbortSignal, progress: () => number): { signal: AbortSignal; dispose: () => void } {
   const stalled = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const watch = () => {
+    if (lockLost(letGo)) {
+      stalled.abort(letGo.reason);
+      return;
+    }
     let seen = progress();
     timer = setInterval(() => {
       const now = progress();

@@ -265,6 +265,48 @@ describe('Ferry on two nodes sharing Redis locks', () => {
   });
 });
 
+describe('Ferry with a Redis lock lost mid-request', () => {
+  it('makes nothing of the request durable: answered 423, the offset stays, and the upload goes on from there', async () => {
+    const lockTtlMs = 1_000;
+    const server = await startTestServer({ redisUrl: REDIS_URL, lockTtlMs });
+    const raw = new Redis(REDIS_URL);
+    try {
+      const data = Buffer.alloc(3 * 1024 * 1024 + 321);
+      for (let i = 0; i < data.length; i += 1) data[i] = (i * 13 + (i >> 9)) & 0xff;
+      const { id } = await tusCreate(server, { 'Upload-Length': data.length });
+      const path = new URL(`${server.endpoint}${id}`).pathname;
+      const head = [
+        `PATCH ${path} HTTP/1.1`, `Host: ${new URL(server.url).host}`, `Tus-Resumable: ${TUS['Tus-Resumable']}`,
+        `Content-Type: ${CHUNK}`, 'Upload-Offset: 0', `Content-Length: ${data.length}`, '', '',
+      ].join('\r\n');
+      const stalled = sendRaw(server.url, Buffer.concat([Buffer.from(head, 'latin1'), data.subarray(0, data.length >> 1)]), 20_000);
+      const key = `ferry:lock:upload:${id}`;
+      await waitFor(async () => (await raw.exists(key)) === 1, 2_000);
+      await sleep(300); // the half reaches storage
+
+      // The lock runs out while the node cannot renew it (a pause, Redis cut off), and another node takes it.
+      await raw.set(key, 'another-node', 'PX', 60_000);
+      const answer = await stalled;
+      assert.equal(answer.status, 423, answer.raw.slice(0, 300));
+      await raw.del(key);
+
+      const status = await tusHead(`${server.endpoint}${id}`);
+      assert.equal(status.status, 200, status.text());
+      assert.equal(status.header('upload-offset'), '0', 'the half the request stored was not committed');
+      const whole = await tusPatch(`${server.endpoint}${id}`, 0, data);
+      assert.equal(whole.status, 204, whole.text());
+      const upload = await server.meta.uploads.get(id);
+      assert.equal(upload?.state, 'completed');
+      assert.equal(upload?.sha256, digest('sha256', data, 'hex'));
+      const download = await send(`${server.endpoint}${id}`);
+      assert.equal(digest('sha256', download.body, 'hex'), digest('sha256', data, 'hex'));
+    } finally {
+      raw.disconnect();
+      await server.close();
+    }
+  });
+});
+
 async function firesWithin(signal: AbortSignal, ms: number): Promise<void> {
   if (signal.aborted) return;
   const fired = new Promise<boolean>((resolve) => signal.addEventListener('abort', () => resolve(true), { once: true }));

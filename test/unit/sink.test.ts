@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { UploadSink } from '../../src/core/sink.js';
+import { FerryError } from '../../src/core/errors.js';
+import { receiveBody, UploadSink } from '../../src/core/sink.js';
 import type { BlobWriter } from '../../src/storage/types.js';
 
 /** A writer that keeps nothing and counts the syncs and early flushes it is asked for. */
@@ -28,6 +29,23 @@ async function stream(writer: BlobWriter, megabytes: number, checkpointEvery: nu
   await pipeline(Readable.from(Array.from({ length: megabytes }, () => piece)), sink);
   await sink.finish();
   return commits;
+}
+
+/** A body streaming 1 KiB into a sink under a lock, to a writer that records what it is asked to do. */
+async function streamingUnderLock() {
+  const events: string[] = [];
+  const writer: BlobWriter = {
+    write: async () => { events.push('write'); },
+    sync: async () => { events.push('sync'); },
+    close: async () => { events.push('close'); },
+  };
+  const sink = new UploadSink({ writer, start: 0, limit: Infinity, digests: [], checkpointEvery: null, onCheckpoint: async () => undefined });
+  const body = new PassThrough();
+  const lock = new AbortController();
+  const received = receiveBody(body, sink, lock.signal);
+  body.write(Buffer.alloc(1024));
+  await new Promise((resolve) => setImmediate(resolve));
+  return { events, body, sink, lock, received };
 }
 
 describe('UploadSink', () => {
@@ -94,5 +112,21 @@ describe('UploadSink', () => {
     releaseCommit();
     await done;
     assert.deepEqual(events, ['sync', `commit ${piece.length}`, 'committed', 'sync', 'close']);
+  });
+
+  it('makes nothing more durable once the lock is lost: the body is cut off and the writer closed unsynced', async () => {
+    const { events, sink, lock, received } = await streamingUnderLock();
+    lock.abort(new FerryError('upload_locked', 'the lock expired before it was renewed'));
+    assert.equal(await received, true, 'the body did not end cleanly');
+    assert.deepEqual(events, ['write', 'close']);
+    assert.equal(sink.stored, 1024);
+  });
+
+  it('still makes what arrived durable when asked to let go', async () => {
+    const { events, body, lock, received } = await streamingUnderLock();
+    lock.abort();
+    assert.equal(await received, true);
+    assert.deepEqual(events, ['write', 'sync', 'close']);
+    assert.ok(body.destroyed, "a stalled client's body is destroyed with its connection");
   });
 });
