@@ -62,19 +62,30 @@ export async function freeze(api: S3Api, keys: KeyLayout, id: string, state: Blo
 }
 
 /**
- * Reopens a frozen blob for writing: a new multipart upload whose first parts are server-side
- * copies of the blob's object. Uploads a crash left on the key are aborted first.
+ * Reopens a frozen blob for writing, keeping its first `keep` bytes (at most all of its object):
+ * a new multipart upload whose first parts are server-side copies of them. A part cannot be
+ * shortened later, so bytes past `keep` (written, never committed) are not copied at all; fewer
+ * than `firstPart` (the size of a blob's first part, at least S3's smallest) are staged as a
+ * segment instead. Uploads a crash left on the key are aborted first.
  */
-export async function thaw(api: S3Api, keys: KeyLayout, id: string, state: BlobState): Promise<BlobState> {
+export async function thaw(api: S3Api, keys: KeyLayout, id: string, state: BlobState, firstPart: number, keep = state.prefix): Promise<BlobState> {
   const manifest = state.manifest!;
+  const copied = Math.min(keep, state.prefix);
   for (const stray of await api.listMultipartUploads(keys.blob)) await api.abortMultipart(keys.blob, stray);
   const uploadId = await api.createMultipart(keys.blob);
-  const count = Math.ceil(state.prefix / COPY_PIECE);
-  const piece = Math.ceil(state.prefix / Math.max(1, count));
+  if (copied > 0 && copied < firstPart) {
+    const front = await api.getObject(keys.blob, { start: 0, end: copied - 1 });
+    if (!front) throw new FerryError('upload_gone', `the stored bytes of blob ${id} are gone`);
+    const chunks: Buffer[] = [];
+    for await (const chunk of front as AsyncIterable<Buffer>) chunks.push(chunk);
+    await api.putObject(keys.segment(0), Buffer.concat(chunks));
+  }
+  const count = copied < firstPart ? 0 : Math.ceil(copied / COPY_PIECE);
+  const piece = Math.ceil(copied / Math.max(1, count));
   const copies: Promise<string>[] = [];
   for (let index = 0; index < count; index += 1) {
     const start = index * piece;
-    copies.push(api.copyPart(keys.blob, uploadId, index + 1, keys.blob, start, Math.min(state.prefix, start + piece) - 1));
+    copies.push(api.copyPart(keys.blob, uploadId, index + 1, keys.blob, start, Math.min(copied, start + piece) - 1));
   }
   await Promise.all(copies);
   await writeManifest(api, keys, { uploadId, size: manifest.size, stale: {} });

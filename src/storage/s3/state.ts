@@ -43,6 +43,12 @@ export interface Piece extends Segment {
 export interface BlobState {
   /** null once the blob is one complete object with nothing staged. */
   readonly manifest: Manifest | null;
+  /**
+   * No multipart upload holds its parts: its front is its own object. Frozen, or completed by a
+   * freeze or finish that died before updating or clearing the manifest, which then still names
+   * the old multipart upload.
+   */
+  readonly frozen: boolean;
   /** Bytes readable from the blob's own object: all of a complete blob, the front of a frozen one. */
   readonly prefix: number;
   /** The parts that count, in order, right after `prefix`. */
@@ -86,7 +92,7 @@ export async function reconcile(api: S3Api, keys: KeyLayout, id: string): Promis
   if (!manifest) {
     const size = await api.headObject(keys.blob);
     if (size === null) throw new FerryError('upload_not_found', `blob ${id} not found`);
-    return { manifest, prefix: size, parts: [], unrecorded: {}, beyond: [], nextPart: 1, partsEnd: size, chain: [], segments, length: size };
+    return { manifest, frozen: true, prefix: size, parts: [], unrecorded: {}, beyond: [], nextPart: 1, partsEnd: size, chain: [], segments, length: size };
   }
   let prefix = 0;
   const listed = manifest.uploadId === null ? null : await api.listParts(keys.blob, manifest.uploadId);
@@ -113,7 +119,7 @@ export async function reconcile(api: S3Api, keys: KeyLayout, id: string): Promis
   }
   const chain = chainFrom(position, segments);
   const end = chain.at(-1)?.end ?? position;
-  return { manifest, prefix, parts, unrecorded, beyond, nextPart: parts.length + 1, partsEnd: position, chain, segments, length: end };
+  return { manifest, frozen: listed === null, prefix, parts, unrecorded, beyond, nextPart: parts.length + 1, partsEnd: position, chain, segments, length: end };
 }
 
 async function listSegments(api: S3Api, keys: KeyLayout): Promise<Segment[]> {

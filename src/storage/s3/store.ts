@@ -75,7 +75,7 @@ export class S3BlobStore implements BlobStore, RangedReads, Termination, Concate
 
   async openWriter(id: string, offset: number): Promise<BlobWriter> {
     const keys = this.keys(id);
-    let state = await this.writable(keys, id);
+    let state = await this.writable(keys, id, offset);
     if (offset > state.length) throw new Error(`blob ${id} holds ${state.length} bytes; cannot write at ${offset}`);
     if (offset < state.length) state = await cutTo(this.api, keys, id, state, offset);
     // Segments the parts have made redundant (or that a crash left past the end) go now: a writer
@@ -154,7 +154,7 @@ export class S3BlobStore implements BlobStore, RangedReads, Termination, Concate
       await this.clearStaging(keys);
       return;
     }
-    if (state.manifest.uploadId === null && state.chain.length > 0) state = await thaw(this.api, keys, id, state);
+    if (state.frozen && state.chain.length > 0) state = await thaw(this.api, keys, id, state, this.firstPart());
     const uploadId = state.manifest!.uploadId;
     if (uploadId !== null) {
       const parts = state.parts.map(({ number, etag }) => ({ number, etag }));
@@ -198,11 +198,14 @@ export class S3BlobStore implements BlobStore, RangedReads, Termination, Concate
     return length;
   }
 
-  /** The blob, ready for a writer: a frozen blob is thawed, and parts after a gap are recorded as stale. */
-  private async writable(keys: KeyLayout, id: string): Promise<BlobState> {
+  /**
+   * The blob, ready for a writer at `offset`: a frozen blob is thawed up to it, and parts after a
+   * gap are recorded as stale.
+   */
+  private async writable(keys: KeyLayout, id: string, offset: number): Promise<BlobState> {
     let state = await reconcile(this.api, keys, id);
     if (!state.manifest) throw new FerryError('blob_complete', `blob ${id} is complete and cannot be written`);
-    if (state.manifest.uploadId === null) state = await thaw(this.api, keys, id, state);
+    if (state.frozen) state = await thaw(this.api, keys, id, state, this.firstPart(), offset);
     if (Object.keys(state.unrecorded).length > 0) {
       const manifest = state.manifest!;
       await writeManifest(this.api, keys, { ...manifest, stale: { ...manifest.stale, ...state.unrecorded } });
@@ -236,6 +239,11 @@ export class S3BlobStore implements BlobStore, RangedReads, Termination, Concate
       if (!body) throw new FerryError('upload_gone', `a staged part of blob ${id} is gone`);
       yield* body as AsyncIterable<Buffer>;
     }
+  }
+
+  /** The first part of a blob of unknown length: what a blob's kept front may be staged below. */
+  private firstPart(): number {
+    return this.partSize(1, null, 0);
   }
 
   /** Parts written again count again. */
