@@ -138,8 +138,10 @@ export class UploadService {
       // A store that plans by length (S3 part sizes) hears it now; deferred lengths come with an append.
       if (size !== null && canDeferLength(this.store)) await this.store.declareLength(upload.id, size);
     } catch (err) {
-      await this.meta.uploads.update(upload.id, { state: 'terminated', expiresAt: null }).catch(() => undefined);
-      if (canTerminate(this.store)) await this.store.remove(upload.id).catch(() => undefined);
+      // Storage may have done part of it (S3 carries out a request whose answer was lost). If what
+      // it holds cannot be removed now, the record expires at once and the sweep removes it later.
+      const removed = !canTerminate(this.store) || (await this.store.remove(upload.id).then(() => true, () => false));
+      await this.meta.uploads.update(upload.id, removed ? { state: 'terminated', expiresAt: null } : { expiresAt: now }).catch(() => undefined);
       throw err;
     }
     this.events.emit('created', upload);

@@ -42,6 +42,40 @@ describe('UploadService lifecycle', () => {
     await assert.rejects(uploads.get(LOCAL_USER, 'nope'), (err) => isFerryError(err, 'upload_not_found'));
   });
 
+  it('a creation that storage failed leaves nothing behind, at once or, with storage down, by the next sweep', async () => {
+    let storageUp = true;
+    // Storage that carries out the creation but loses its answer, and refuses removals while down.
+    const flaky = Object.assign(Object.create(fx.store) as typeof fx.store, {
+      create: async (id: string) => {
+        await fx.store.create(id);
+        throw new Error('the answer was lost');
+      },
+      remove: async (id: string) => {
+        if (!storageUp) throw new Error('storage is down');
+        await fx.store.remove(id);
+      },
+    });
+    const uploads = new UploadService({
+      store: flaky, meta: fx.meta, library: new LibraryService({ stores: new BlobStores(flaky), meta: fx.meta }), locker: new MemoryLocker(), limits: TEST_LIMITS,
+    });
+    const openRecords = async () => (await fx.meta.uploads.listExpired(new Date(Date.now() + 3_600_000), 10)).map((upload) => upload.id);
+
+    await assert.rejects(uploads.create(LOCAL_USER, { size: 10, metadata: {} }), /answer was lost/);
+    assert.deepEqual(await openRecords(), [], 'removed at once: nothing left open');
+
+    storageUp = false;
+    await assert.rejects(uploads.create(LOCAL_USER, { size: 10, metadata: {} }), /answer was lost/);
+    const [left] = await openRecords();
+    assert.ok(left, 'the record stays, due for the sweep');
+    assert.ok((await fx.meta.uploads.get(left))!.expiresAt!.getTime() <= Date.now());
+    assert.ok(await exists(join(fx.dir, 'blobs', left.slice(0, 2), left)), 'storage still holds what it made');
+    storageUp = true;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(await uploads.sweepExpired(), 1);
+    assert.equal(await exists(join(fx.dir, 'blobs', left.slice(0, 2), left)), false);
+    assert.equal((await fx.meta.uploads.get(left))?.state, 'expired');
+  });
+
   it('sweeps expired uploads and their bytes, leaving live and completed ones', async () => {
     let now = new Date('2026-03-01T00:00:00Z');
     const uploads = new UploadService({ store: fx.store, meta: fx.meta, library: new LibraryService({ stores: new BlobStores(fx.store), meta: fx.meta }), locker: new MemoryLocker(), limits: TEST_LIMITS, now: () => now });
