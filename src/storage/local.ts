@@ -135,13 +135,14 @@ export class LocalBlobStore implements FullBlobStore {
 /** Writes through the page cache; sync() flushes it. */
 function cachedWriterAt(handle: FileHandle, offset: number, onClose: () => void): BlobWriter {
   let position = offset;
+  const flush = () => handle.datasync().catch(mapFsError);
   return {
     write: async (chunks) => {
       const bytes = await writevFully(handle.fd, chunks, position).catch(mapFsError);
       position += bytes;
     },
-    sync: () => handle.datasync().catch(mapFsError),
-    flushAhead: () => handle.datasync().catch(mapFsError),
+    sync: flush,
+    flushAhead: flush,
     close: () => {
       onClose();
       return handle.close();

@@ -8,9 +8,9 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 import { isFerryError } from '../../src/core/errors.js';
 import { redisClients, type RedisClients } from '../../src/locks/redis-client.js';
 import { RedisLocker, type RedisLockerOptions } from '../../src/locks/redis.js';
-import { sendRaw, send } from '../helpers/http-client.js';
+import { sendRaw, send, type RawResult } from '../helpers/http-client.js';
 import { CHUNK, digest, tusCreate, tusHead, tusPatch, TUS } from '../helpers/http-tus.js';
-import { startTestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 import { runLockerConformance } from './conformance.js';
 
 export const REDIS_URL = process.env.FERRY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -229,12 +229,7 @@ describe('Ferry on two nodes sharing Redis locks', () => {
       const { id } = await tusCreate(a, { 'Upload-Length': data.length });
 
       // Node A: a PATCH that sends half its body and then stalls, its connection left open.
-      const path = new URL(`${a.endpoint}${id}`).pathname;
-      const head = [
-        `PATCH ${path} HTTP/1.1`, `Host: ${new URL(a.url).host}`, `Tus-Resumable: ${TUS['Tus-Resumable']}`,
-        `Content-Type: ${CHUNK}`, 'Upload-Offset: 0', `Content-Length: ${data.length}`, '', '',
-      ].join('\r\n');
-      const stalled = sendRaw(a.url, Buffer.concat([Buffer.from(head, 'latin1'), data.subarray(0, half)]), 20_000);
+      const stalled = stallingPatch(a, id, data, half);
       await sleep(500); // the half reaches A's storage
 
       // Node B: the offset query makes A's request let go, and answers with what A stored.
@@ -274,12 +269,7 @@ describe('Ferry with a Redis lock lost mid-request', () => {
       const data = Buffer.alloc(3 * 1024 * 1024 + 321);
       for (let i = 0; i < data.length; i += 1) data[i] = (i * 13 + (i >> 9)) & 0xff;
       const { id } = await tusCreate(server, { 'Upload-Length': data.length });
-      const path = new URL(`${server.endpoint}${id}`).pathname;
-      const head = [
-        `PATCH ${path} HTTP/1.1`, `Host: ${new URL(server.url).host}`, `Tus-Resumable: ${TUS['Tus-Resumable']}`,
-        `Content-Type: ${CHUNK}`, 'Upload-Offset: 0', `Content-Length: ${data.length}`, '', '',
-      ].join('\r\n');
-      const stalled = sendRaw(server.url, Buffer.concat([Buffer.from(head, 'latin1'), data.subarray(0, data.length >> 1)]), 20_000);
+      const stalled = stallingPatch(server, id, data, data.length >> 1);
       const key = `ferry:lock:upload:${id}`;
       await waitFor(async () => (await raw.exists(key)) === 1, 2_000);
       await sleep(300); // the half reaches storage
@@ -306,6 +296,18 @@ describe('Ferry with a Redis lock lost mid-request', () => {
     }
   });
 });
+
+/**
+ * A PATCH at offset 0 that announces all of `data` but sends only its first `sent` bytes, its
+ * connection left open; resolves with what the server answers once it ends the request.
+ */
+function stallingPatch(server: TestServer, id: string, data: Buffer, sent: number): Promise<RawResult> {
+  const head = [
+    `PATCH ${new URL(`${server.endpoint}${id}`).pathname} HTTP/1.1`, `Host: ${new URL(server.url).host}`,
+    `Tus-Resumable: ${TUS['Tus-Resumable']}`, `Content-Type: ${CHUNK}`, 'Upload-Offset: 0', `Content-Length: ${data.length}`, '', '',
+  ].join('\r\n');
+  return sendRaw(server.url, Buffer.concat([Buffer.from(head, 'latin1'), data.subarray(0, sent)]), 20_000);
+}
 
 async function firesWithin(signal: AbortSignal, ms: number): Promise<void> {
   if (signal.aborted) return;

@@ -22,26 +22,27 @@ function recordingStore(events: string[]): BlobStore & PositionalWrites {
   };
 }
 
+/** A range of `length` bytes under a lock, its first 1 KiB already streaming into a recording store. */
+async function rangeUnderLock(length: number) {
+  const events: string[] = [];
+  const body = new PassThrough();
+  const lock = new AbortController();
+  const writing = writeRange(recordingStore(events), 'u1', { start: 0, length, body, digests: [], letGo: lock.signal, label: 'chunk 0' });
+  body.write(Buffer.alloc(1024));
+  await new Promise((resolve) => setImmediate(resolve));
+  return { events, body, lock, writing };
+}
+
 describe('writeRange', () => {
   it('stops at once when the lock is lost, flowing or not, and makes nothing durable', async () => {
-    const events: string[] = [];
-    const body = new PassThrough();
-    const lock = new AbortController();
-    const writing = writeRange(recordingStore(events), 'u1', { start: 0, length: 4096, body, digests: [], letGo: lock.signal, label: 'chunk 0' });
-    body.write(Buffer.alloc(1024));
-    await new Promise((resolve) => setImmediate(resolve));
+    const { events, lock, writing } = await rangeUnderLock(4096);
     lock.abort(new FerryError('upload_locked', 'the lock could not be renewed before it would expire'));
     await assert.rejects(writing, (err: unknown) => isFerryError(err, 'upload_locked'));
     assert.deepEqual(events, ['write', 'close']);
   });
 
   it('lets a range that is still flowing finish when another request merely asks', async () => {
-    const events: string[] = [];
-    const body = new PassThrough();
-    const lock = new AbortController();
-    const writing = writeRange(recordingStore(events), 'u1', { start: 0, length: 2048, body, digests: [], letGo: lock.signal, label: 'chunk 0' });
-    body.write(Buffer.alloc(1024));
-    await new Promise((resolve) => setImmediate(resolve));
+    const { events, body, lock, writing } = await rangeUnderLock(2048);
     lock.abort();
     body.end(Buffer.alloc(1024));
     await writing;

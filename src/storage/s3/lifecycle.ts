@@ -6,13 +6,13 @@ import { chainFrom, reconcile, writeManifest, type BlobState, type Piece } from 
 /** A frozen blob's object is copied back into parts in pieces this big at most (S3 allows 5 GiB). */
 const COPY_PIECE = 4 * 1024 ** 3;
 
-/** The bytes of staged pieces, in order. Bounded by one part: only a blob's tail is ever staged. */
+/** The bytes of pieces of objects, in order. Bounded by one part: only a blob's tail is ever staged. */
 export async function readPieces(api: S3Api, pieces: readonly Piece[]): Promise<Buffer[]> {
   const buffers: Buffer[] = [];
   for (const piece of pieces) {
     if (piece.end <= piece.start) continue;
     const body = await api.getObject(piece.key, { start: piece.skip, end: piece.skip + piece.end - piece.start - 1 });
-    if (!body) throw new FerryError('upload_gone', `staged bytes ${piece.start}-${piece.end - 1} are gone`);
+    if (!body) throw new FerryError('upload_gone', `stored bytes ${piece.start}-${piece.end - 1} are gone`);
     for await (const chunk of body as AsyncIterable<Buffer>) buffers.push(chunk);
   }
   return buffers;
@@ -74,11 +74,7 @@ export async function thaw(api: S3Api, keys: KeyLayout, id: string, state: BlobS
   for (const stray of await api.listMultipartUploads(keys.blob)) await api.abortMultipart(keys.blob, stray);
   const uploadId = await api.createMultipart(keys.blob);
   if (copied > 0 && copied < firstPart) {
-    const front = await api.getObject(keys.blob, { start: 0, end: copied - 1 });
-    if (!front) throw new FerryError('upload_gone', `the stored bytes of blob ${id} are gone`);
-    const chunks: Buffer[] = [];
-    for await (const chunk of front as AsyncIterable<Buffer>) chunks.push(chunk);
-    await api.putObject(keys.segment(0), Buffer.concat(chunks));
+    await api.putObject(keys.segment(0), Buffer.concat(await readPieces(api, [{ key: keys.blob, start: 0, end: copied, skip: 0 }])));
   }
   const count = copied < firstPart ? 0 : Math.ceil(copied / COPY_PIECE);
   const piece = Math.ceil(copied / Math.max(1, count));
