@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Lock } from '../locks/types.js';
 import type { DedupScope, MetaStore } from '../meta/types.js';
-import { canFinish, canPresignChunks, canWriteAt, canWriteChunks, type BlobStore, type ChunkUploadUrl } from '../storage/types.js';
+import { canFinish, canPresignChunks, canWriteAt, canWriteChunks, type BlobStore, type ChunkPlacement, type ChunkUploadUrl } from '../storage/types.js';
 import { FerryError } from './errors.js';
 import { HashFrontiers, type ChunkSource } from './frontier.js';
 import { newSha256, type ChecksumExpectation } from './integrity.js';
@@ -228,12 +228,12 @@ export class ChunkedUploads {
     const { store } = this.deps;
     if (!canPresignChunks(store)) throw new FerryError('invalid_request', 'this storage does not take chunks directly: PUT them to Ferry');
     const upload = await this.load(owner, id);
-    const { start, length } = checkedChunk(upload, index);
+    const chunk = checkedChunk(upload, index);
     if (upload.state === 'paused') throw new FerryError('upload_paused', 'the upload is paused; resume it first');
     if (upload.state === 'completed') throw new FerryError('invalid_request', 'the upload is already complete');
     if (await this.deps.meta.uploads.hasChunk(id, index)) throw new FerryError('invalid_request', `chunk ${index} is already stored`);
-    const url = await store.presignChunk(id, { index, start, length }, PRESIGN_TTL_SECONDS);
-    return { ...url, index, size: length };
+    const url = await store.presignChunk(id, chunk, PRESIGN_TTL_SECONDS);
+    return { ...url, index, size: chunk.length };
   }
 
   /**
@@ -405,7 +405,8 @@ export class ChunkedUploads {
     const live = this.piecewise ? null : this.frontiers.claim(upload.id, index);
     try {
       await writeRange(this.deps.store, upload.id, {
-        start, length, body: request.body, digests: request.digests, alsoHash: live?.hash, letGo, label: `chunk ${index}`, chunkIndex: index,
+        start, length, body: request.body, digests: request.digests, alsoHash: live?.hash, letGo,
+        label: `chunk ${index}`, chunk: { index, chunkSize: plan(upload).chunkSize },
       });
     } catch (err) {
       live?.abandon();
@@ -462,12 +463,12 @@ export class ChunkedUploads {
       throw new FerryError('invalid_request', `chunkSize must be from 1 to ${MAX_CHUNK_SIZE} bytes`);
     }
     const chunkCount = chunkCountFor(size, chunkSize, request.layout);
-    // A store that keeps chunks as pieces may need them large (S3: every part but the last 5 MiB).
+    // A store that keeps chunks as pieces joins small ones only at the end (S3: parts under 5 MiB),
+    // so the size Ferry picks is one it takes as they come.
     const { store } = this.deps;
     const least = canWriteChunks(store) && !canWriteAt(store) ? store.minChunkSize : 0;
-    if (chunkCount > 1 && chunkSize < least) {
-      if (request.chunkSize === null || request.chunkSize === undefined) return this.chunking({ ...request, chunkSize: Math.max(chunkSize, least) });
-      throw new FerryError('invalid_request', `this storage needs chunks of at least ${least} bytes (all but the last); chunkSize ${chunkSize} is too small`, { details: { minChunkSize: least } });
+    if (chunkCount > 1 && chunkSize < least && (request.chunkSize === null || request.chunkSize === undefined)) {
+      return this.chunking({ ...request, chunkSize: least });
     }
     if (chunkCount > MAX_CHUNKS) throw new FerryError('invalid_request', `at most ${MAX_CHUNKS} chunks: chunkSize must be at least ${smallest}`);
     return { chunkSize, chunkCount };
@@ -480,13 +481,13 @@ export class ChunkedUploads {
 }
 
 /** Chunk `index` of the upload, which must exist. */
-function checkedChunk(upload: Upload, index: number): { start: number; length: number } {
-  const { count } = plan(upload);
+function checkedChunk(upload: Upload, index: number): ChunkPlacement {
+  const { count, chunkSize } = plan(upload);
   if (!Number.isSafeInteger(index) || index < 0 || index >= count) {
     throw new FerryError('chunk_out_of_range', `chunk index must be from 0 to ${count - 1}`);
   }
   const { start, end } = chunkRange(upload, index);
-  return { start, length: end - start };
+  return { index, start, length: end - start, chunkSize };
 }
 
 /** A client's MD5, hex or base64, as lowercase hex. */

@@ -1,7 +1,7 @@
 import type { Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { lockLost } from '../locks/types.js';
-import { canWriteAt, canWriteChunks, type BlobStore, type BlobWriter } from '../storage/types.js';
+import { canWriteAt, canWriteChunks, type BlobStore, type BlobWriter, type ChunkPlacement } from '../storage/types.js';
 import { FerryError, isFerryError } from './errors.js';
 import { checksumVerifier, type ChecksumExpectation } from './integrity.js';
 import { receiveBody, UploadSink } from './sink.js';
@@ -25,13 +25,13 @@ export interface RangeWrite {
    * The chunk these bytes are, for stores that keep chunks as pieces (ChunkWrites, S3 parts)
    * rather than writing them in place; such a store gets the whole chunk or keeps nothing.
    */
-  readonly chunkIndex?: number;
+  readonly chunk?: Pick<ChunkPlacement, 'index' | 'chunkSize'>;
 }
 
 function openFor(store: BlobStore, id: string, range: RangeWrite): Promise<BlobWriter> {
   if (canWriteAt(store)) return store.openWriterAt(id, range.start);
-  if (range.chunkIndex !== undefined && canWriteChunks(store)) {
-    return store.openChunkWriter(id, { index: range.chunkIndex, start: range.start, length: range.length });
+  if (range.chunk !== undefined && canWriteChunks(store)) {
+    return store.openChunkWriter(id, { ...range.chunk, start: range.start, length: range.length });
   }
   throw new FerryError('invalid_request', 'this storage cannot take ranges out of order');
 }

@@ -68,6 +68,8 @@ export interface ChunkPlacement {
   readonly index: number;
   readonly start: number;
   readonly length: number;
+  /** The upload's chunk size (all chunks but the last have it). */
+  readonly chunkSize: number;
 }
 
 /**
@@ -77,7 +79,11 @@ export interface ChunkPlacement {
  * recorded. Written chunks cannot be read back before Completion.finish() joins them into the blob.
  */
 export interface ChunkWrites extends Completion {
-  /** The smallest chunk size a chunked upload of more than one chunk may use (S3: 5 MiB). */
+  /**
+   * Chunks of an upload whose chunk size is below this are kept apart and joined when the upload
+   * finishes, which reads them back once (S3: parts under 5 MiB are refused but the last). When the
+   * client does not choose a chunk size, Ferry picks at least this.
+   */
   readonly minChunkSize: number;
   /**
    * A writer for one whole chunk. Nothing is kept unless exactly `length` bytes were written when

@@ -13,6 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { downloadSha256 } from '../helpers/e2e.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createUser } from '../helpers/users.js';
+import { cephS3 } from '../storage/s3-ceph.js';
 import {
   CHROMIUM, Recorder, launchChromium, openPage, packageVersion, pickFiles, servePage, startUploader,
   type PageServer, type Rules, type SourceBlob, type Xhr,
@@ -191,9 +192,9 @@ describe('flow.js and resumable.js in headless Chromium', () => {
    * library. The page is reloaded and the same file picked again (same identifier); the library
    * tests every chunk and must POST exactly those Ferry does not hold.
    */
-  async function resumeAfterReload(lib: 'flow' | 'resumable', src: Source, chunkSize: number, rules: Required<Rules>): Promise<void> {
-    const { page, rec } = await newPage(ferry);
-    const options = { target: `${ferry.url}/api/v1/flow`, headers: auth, chunkSize, simultaneousUploads: 3, testChunks: true };
+  async function resumeAfterReload(lib: 'flow' | 'resumable', src: Source, chunkSize: number, rules: Required<Rules>, server = ferry, headers = auth): Promise<void> {
+    const { page, rec } = await newPage(server);
+    const options = { target: `${server.url}/api/v1/flow`, headers, chunkSize, simultaneousUploads: 3, testChunks: true };
     const count = chunkCount(src.buffer.length, chunkSize);
     assert.ok(rules.holdFrom < count);
 
@@ -242,7 +243,7 @@ describe('flow.js and resumable.js in headless Chromium', () => {
       assert.equal(x.params[`${lib}Identifier`], `${src.buffer.length}-${src.name.replace(/[^0-9a-zA-Z_-]/g, '')}`, 'the same identifier after the reload');
     }
     const file = completedFile(posts, 3);
-    await assertStored(ferry, auth, file, src);
+    await assertStored(server, headers, file, src);
     assertSuccessMessage(success!.message, file);
   }
 
@@ -252,6 +253,20 @@ describe('flow.js and resumable.js in headless Chromium', () => {
 
   test('resumable.js, testChunks: a page reloaded part-way resumes without re-sending stored chunks', async () => {
     await resumeAfterReload('resumable', source('resume-resumable.bin', 5 * 512 * KiB + 4_321), 128 * KiB, { hold: [3], holdFrom: 15, dropAnswer: [9] });
+  });
+
+  test('flow.js with its default 1 MiB chunks on S3 storage (Ceph RGW), resumed after a reload', async () => {
+    const s3 = await cephS3();
+    const onS3 = await startTestServer({ ...s3.config(), auth: 'required' });
+    try {
+      const headers = { ...(await createUser(onS3, 'on-s3')).auth };
+      await resumeAfterReload('flow', source('on-s3.bin', 9 * 1024 * KiB + 12_345), 1024 * KiB, { hold: [3], holdFrom: 7, dropAnswer: [5] }, onS3, headers);
+      const staged = await s3.leftovers('staging/');
+      assert.deepEqual(staged, { uploads: [], objects: [] }, 'no chunk object or multipart upload is left');
+    } finally {
+      await onS3.stop();
+      await s3.dispose();
+    }
   });
 
   test('flow.js, octet mode (raw chunks, parameters in the query), without accounts', async () => {

@@ -10,11 +10,14 @@ import type { Plan, Protocol, Session, Storage } from './protocol.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-/** S3 parts (all but the last) are at least 5 MiB. */
-const S3_CHUNK = 5 * MiB;
+/**
+ * On S3, chunks of a part's smallest size (5 MiB) are parts; smaller ones are kept as objects and
+ * joined into parts when the upload completes.
+ */
+const S3_CHUNKS = [MiB, 5 * MiB];
 
 function chunkSizeFor(step: Step, storage: Storage, size: number): number {
-  if (storage === 's3') return S3_CHUNK;
+  if (storage === 's3') return step.rng.pick(S3_CHUNKS);
   return Math.min(Math.max(size, 64 * KiB), step.rng.pick([64 * KiB, 256 * KiB, MiB, 4 * MiB]));
 }
 

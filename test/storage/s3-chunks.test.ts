@@ -1,7 +1,7 @@
 /**
  * The native chunk API on S3 (a real Ceph RGW): chunk i is part i + 1 of the blob's multipart
  * upload, sent through Ferry in any order and in parallel, or straight to Ceph through a presigned
- * UploadPart URL and then confirmed. Every completed upload is checked by SHA-256 and leaves no
+ * UploadPart URL and then confirmed; chunks under 5 MiB are objects joined into parts at completion. Every completed upload is checked by SHA-256 and leaves no
  * multipart upload and nothing staged behind.
  */
 import assert from 'node:assert/strict';
@@ -88,18 +88,43 @@ describe('native chunk API on S3 (Ceph RGW)', () => {
     await assertNothingLeft(upload.id);
   });
 
-  it('picks 5 MiB chunks or more by default and refuses a chunkSize under 5 MiB', async () => {
-    const refused = await client.create({ name: 's3/small-chunks.bin', size: 3 * MiB, chunkSize: MiB });
-    assert.equal(refused.status, 400);
-    const error = (refused.body as unknown as ErrorJson).error;
-    assert.equal(error.code, 'invalid_request');
-    assert.match(error.message, /at least 5242880 bytes/);
-    // A file that fits in one chunk is one (last) part, however small the chunk size.
-    const single = await client.create({ name: 's3/one-chunk.bin', size: 1000, chunkSize: 64 * 1024 });
-    assert.equal(single.status, 201);
+  it('picks 5 MiB chunks or more by default; a chunkSize under 5 MiB works, its chunks joined into parts at completion', async () => {
     const chosen = await client.create({ name: 's3/default.bin', size: 20 * MiB });
     assert.equal(chosen.status, 201);
     assert.ok(chosen.body.chunkSize >= 5 * MiB);
+
+    const chunkSize = MiB;
+    const data = randomBytes(17 * MiB + 4321);
+    const created = await client.create({ name: 's3/small-chunks.bin', size: data.length, chunkSize, sha256: sha256Hex(data) });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const upload = created.body;
+    assert.equal(upload.chunkCount, 18);
+    // Such chunks cannot be parts, so they cannot go straight to S3 as parts either.
+    const presign = await client.json<ErrorJson>('POST', `/api/v1/uploads/${upload.id}/chunks/0/presign`);
+    assert.equal(presign.status, 400);
+    assert.equal(presign.body.error.code, 'invalid_request');
+
+    const corrupted = Buffer.from(chunkOf(data, chunkSize, 5));
+    corrupted[0] = corrupted[0]! ^ 0xff;
+    const bad = await client.putChunk(upload.id, 5, corrupted, { 'content-digest': contentDigest(chunkOf(data, chunkSize, 5)) });
+    assert.equal(bad.status, 400);
+    await client.sendChunks(upload, data, 4, shuffled(upload.missing));
+    assert.deepEqual((await s3.leftovers(`blobs/${upload.id}`)).objects, [], 'nothing is assembled before completion');
+
+    const done = await client.complete(upload.id);
+    assert.equal(done.status, 200, JSON.stringify(done.body));
+    assert.equal(done.body.file?.sha256, sha256Hex(data));
+    assert.equal(await download(server, client, done.body.file!.id), sha256Hex(data));
+    await assertNothingLeft(upload.id);
+
+    // A file that fits in one chunk completes too, however small the chunk size.
+    const tiny = randomBytes(1000);
+    const { body: single } = await client.create({ name: 's3/one-chunk.bin', size: tiny.length, chunkSize: 64 * 1024 });
+    assert.equal((await client.putChunk(single.id, 0, tiny)).status, 200);
+    const finished = await client.complete(single.id);
+    assert.equal(finished.status, 200, JSON.stringify(finished.body));
+    assert.equal(finished.body.file?.sha256, sha256Hex(tiny));
+    await assertNothingLeft(single.id);
   });
 
   it('sends chunks straight to Ceph through presigned part URLs, then verifies and completes', async () => {

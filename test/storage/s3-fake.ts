@@ -52,6 +52,11 @@ export class FakeS3 implements S3Api {
   }
 
   async uploadPartStream(key: string, uploadId: string, number: number, body: Readable, length: number, signal: AbortSignal): Promise<string> {
+    return this.uploadPart(key, uploadId, number, await this.received(body, length, signal));
+  }
+
+  /** A streamed body, refused as S3 refuses it when it falls short of its declared length or is aborted. */
+  private async received(body: Readable, length: number, signal: AbortSignal): Promise<Buffer> {
     const chunks: Buffer[] = [];
     for await (const chunk of body as AsyncIterable<Buffer>) {
       if (signal.aborted) throw named('AbortError');
@@ -59,7 +64,7 @@ export class FakeS3 implements S3Api {
     }
     const bytes = Buffer.concat(chunks);
     if (signal.aborted || bytes.length !== length) throw named('IncompleteBody');
-    return this.uploadPart(key, uploadId, number, bytes);
+    return bytes;
   }
 
   async presignUploadPart(key: string, uploadId: string, number: number, length: number): Promise<{ url: string; headers: Record<string, string> }> {
@@ -113,6 +118,12 @@ export class FakeS3 implements S3Api {
   async putObject(key: string, body: Buffer): Promise<void> {
     this.called('putObject');
     this.objects.set(key, Buffer.from(body));
+  }
+
+  async putObjectStream(key: string, body: Readable, length: number, signal: AbortSignal): Promise<void> {
+    const bytes = await this.received(body, length, signal);
+    this.called('putObject');
+    this.objects.set(key, bytes);
   }
 
   async getObject(key: string, range?: { start: number; end: number }): Promise<Readable | null> {

@@ -39,6 +39,8 @@ export interface S3Api {
   /** Upload ids of the multipart uploads in progress on exactly `key`. */
   listMultipartUploads(key: string): Promise<string[]>;
   putObject(key: string, body: Buffer): Promise<void>;
+  /** Streams exactly `length` bytes into an object; aborting `signal` abandons it and S3 keeps nothing. */
+  putObjectStream(key: string, body: Readable, length: number, signal: AbortSignal): Promise<void>;
   /** The object's bytes, or an inclusive range of them; null when it does not exist. */
   getObject(key: string, range?: { start: number; end: number }): Promise<Readable | null>;
   /** The object's size; null when it does not exist. */

@@ -118,6 +118,10 @@ export class AwsS3Api implements S3Api {
     await this.call(() => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length })));
   }
 
+  async putObjectStream(key: string, body: Readable, length: number, signal: AbortSignal): Promise<void> {
+    await this.call(() => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: length }), { abortSignal: signal }));
+  }
+
   async getObject(key: string, range?: { start: number; end: number }): Promise<Readable | null> {
     try {
       const out = await this.call(() => this.client.send(new GetObjectCommand({

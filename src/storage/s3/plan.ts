@@ -44,15 +44,21 @@ export interface KeyLayout {
   /** Prefix of the staged tail segments; a segment's key ends with its 16-digit start offset. */
   readonly tails: string;
   segment(start: number): string;
+  /** Prefix of the chunks kept as objects until finish (see chunks.ts); a key ends with the 8-digit index. */
+  readonly chunks: string;
+  chunk(index: number): string;
 }
 
 export function keysOf(prefix: string, id: string): KeyLayout {
   const tails = `${prefix}staging/${id}/tail-`;
+  const chunks = `${prefix}staging/${id}/chunk-`;
   return {
     blob: `${prefix}blobs/${id}`,
     manifest: `${prefix}staging/${id}/manifest.json`,
     tails,
     segment: (start) => `${tails}${String(start).padStart(16, '0')}`,
+    chunks,
+    chunk: (index) => `${chunks}${String(index).padStart(8, '0')}`,
   };
 }
 

@@ -5,7 +5,7 @@ import type {
   RangedReads, StoredChunk, Termination,
 } from '../types.js';
 import type { S3Api } from './api.js';
-import { checkChunk, ChunkPartWriter, partNumberOf, statPart } from './chunks.js';
+import { checkChunk, ChunkStreamWriter, joinChunks, keptApart, partNumberOf, statPart } from './chunks.js';
 import { cutTo, freeze, readPieces, thaw } from './lifecycle.js';
 import { keysOf, MIN_PART, partSizeFor, type KeyLayout, type PartSizer } from './plan.js';
 import { PartProducer } from './producer.js';
@@ -20,6 +20,8 @@ export interface S3BlobStoreOptions {
   readonly partsInFlight?: number;
   /** Part sizes; tests with a fake S3 use small ones. */
   readonly partSize?: PartSizer;
+  /** The smallest part S3 takes but the last; tests with a fake S3 use a small one. */
+  readonly minPart?: number;
 }
 
 /**
@@ -35,12 +37,13 @@ export interface S3BlobStoreOptions {
  * another node pays this copy; completing never does.
  *
  * Writes in place (PositionalWrites) are not offered: a part cannot be changed or read once sent.
- * The native chunk API gets ChunkWrites instead, chunk i being part i + 1 (see chunks.ts), and its
- * chunks may also go straight from the client to S3 through presigned UploadPart URLs.
+ * The native chunk API gets ChunkWrites instead, chunk i being part i + 1, or with chunks under
+ * 5 MiB an object of its own until finish (see chunks.ts); chunks of parts' size may also go
+ * straight from the client to S3 through presigned UploadPart URLs.
  */
 export class S3BlobStore implements BlobStore, RangedReads, Termination, Concatenation, DeferredLength, Completion, DirectChunkUploads {
   /** S3 refuses parts under 5 MiB but the last. */
-  readonly minChunkSize = MIN_PART;
+  readonly minChunkSize: number;
   private readonly prefix: string;
   private readonly partsInFlight: number;
   private readonly partSize: PartSizer;
@@ -49,6 +52,7 @@ export class S3BlobStore implements BlobStore, RangedReads, Termination, Concate
     this.prefix = options.prefix ?? '';
     this.partsInFlight = options.partsInFlight ?? 3;
     this.partSize = options.partSize ?? partSizeFor;
+    this.minChunkSize = options.minPart ?? MIN_PART;
   }
 
   private keys(id: string): KeyLayout {
@@ -101,11 +105,18 @@ export class S3BlobStore implements BlobStore, RangedReads, Termination, Concate
   async openChunkWriter(id: string, chunk: ChunkPlacement): Promise<BlobWriter> {
     checkChunk(chunk);
     const keys = this.keys(id);
-    return new ChunkPartWriter(this.api, keys.blob, await this.uploadIdOf(keys, id), chunk);
+    const uploadId = await this.uploadIdOf(keys, id);
+    if (keptApart(chunk, this.minChunkSize)) {
+      return new ChunkStreamWriter(chunk, (body, signal) => this.api.putObjectStream(keys.chunk(chunk.index), body, chunk.length, signal));
+    }
+    return new ChunkStreamWriter(chunk, (body, signal) => this.api.uploadPartStream(keys.blob, uploadId, partNumberOf(chunk), body, chunk.length, signal));
   }
 
   async presignChunk(id: string, chunk: ChunkPlacement, ttlSeconds: number): Promise<ChunkUploadUrl> {
     checkChunk(chunk);
+    if (keptApart(chunk, this.minChunkSize)) {
+      throw new FerryError('invalid_request', `chunks go straight to S3 only when the chunk size is at least ${this.minChunkSize} bytes (a part); send chunks of ${chunk.chunkSize} bytes to Ferry`);
+    }
     const keys = this.keys(id);
     const signed = await this.api.presignUploadPart(keys.blob, await this.uploadIdOf(keys, id), partNumberOf(chunk), chunk.length, ttlSeconds);
     return { method: 'PUT', url: signed.url, headers: signed.headers, expiresAt: new Date(Date.now() + ttlSeconds * 1000) };
@@ -140,7 +151,10 @@ export class S3BlobStore implements BlobStore, RangedReads, Termination, Concate
     return Readable.from(this.bytes(this.keys(id), id, range), { objectMode: false });
   }
 
-  /** Completes the multipart upload in place, with the staged tail (if any) as its last part. */
+  /**
+   * Completes the multipart upload in place, with the staged tail (if any) as its last part, or
+   * from the chunks kept apart (joined into parts first).
+   */
   async finish(id: string): Promise<void> {
     const keys = this.keys(id);
     let state = await reconcile(this.api, keys, id);
@@ -157,11 +171,8 @@ export class S3BlobStore implements BlobStore, RangedReads, Termination, Concate
     if (state.frozen && state.chain.length > 0) state = await thaw(this.api, keys, id, state, this.firstPart());
     const uploadId = state.manifest!.uploadId;
     if (uploadId !== null) {
-      const parts = state.parts.map(({ number, etag }) => ({ number, etag }));
-      if (state.chain.length > 0) {
-        const tail = Buffer.concat(await readPieces(this.api, state.chain));
-        parts.push({ number: state.nextPart, etag: await this.api.uploadPart(keys.blob, uploadId, state.nextPart, tail) });
-      }
+      const joined = await joinChunks(this.api, keys, uploadId, { partSize: this.partSize, partsInFlight: this.partsInFlight });
+      const parts = joined ?? await this.partsWithTail(keys, uploadId, state);
       if (parts.length === 0) {
         // S3 refuses to complete a multipart upload without parts: an empty blob is a plain object.
         await this.api.putObject(keys.blob, Buffer.alloc(0));
@@ -170,6 +181,16 @@ export class S3BlobStore implements BlobStore, RangedReads, Termination, Concate
       }
     }
     await this.clearStaging(keys);
+  }
+
+  /** The parts that count, then the staged tail sent as the last part. */
+  private async partsWithTail(keys: KeyLayout, uploadId: string, state: BlobState): Promise<{ number: number; etag: string }[]> {
+    const parts = state.parts.map(({ number, etag }) => ({ number, etag }));
+    if (state.chain.length > 0) {
+      const tail = Buffer.concat(await readPieces(this.api, state.chain));
+      parts.push({ number: state.nextPart, etag: await this.api.uploadPart(keys.blob, uploadId, state.nextPart, tail) });
+    }
+    return parts;
   }
 
   async remove(id: string): Promise<void> {
@@ -258,8 +279,8 @@ export class S3BlobStore implements BlobStore, RangedReads, Termination, Concate
   /** Aborts every multipart upload on the blob's key (a crash may have left more than one). */
   private async clearStaging(keys: KeyLayout): Promise<void> {
     for (const uploadId of await this.api.listMultipartUploads(keys.blob)) await this.api.abortMultipart(keys.blob, uploadId);
-    const segments = await this.api.listObjects(keys.tails);
-    await Promise.all(segments.map((segment) => this.api.deleteObject(segment.key)));
+    const staged = [...await this.api.listObjects(keys.tails), ...await this.api.listObjects(keys.chunks)];
+    await Promise.all(staged.map((object) => this.api.deleteObject(object.key)));
     await this.api.deleteObject(keys.manifest);
   }
 }
