@@ -18,6 +18,8 @@ export const ERROR_STATUS = {
   body_exceeds_length: 413,
   unsupported_media_type: 415,
   missing_tus_resumable: 412,
+  /** A download's If-Match names no current version of the file. */
+  precondition_failed: 412,
   checksum_mismatch: 460,
   range_not_satisfiable: 416,
   not_completed: 409,

@@ -19,6 +19,7 @@ import { registerFileRoutes } from './files-routes.js';
 import { registerFilestoreRoutes } from './filestore/routes.js';
 import { registerFuploadRoutes, type FuploadServices } from './fupload/routes.js';
 import { applyConnectionLimits, checkHeaderLimits, serverOptions, watchClient } from './limits.js';
+import { checkMessage } from './message.js';
 import { Metrics } from './metrics.js';
 import { registerPage } from './page.js';
 import { limitRequest } from './rate-limit.js';
@@ -102,9 +103,9 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
   const handle = async (raw: IncomingMessage, response: ServerResponse) => {
     const override = raw.headers['x-http-method-override'];
     // tus allows clients that cannot send PATCH or DELETE to tunnel them through POST.
-    if (raw.method === 'POST' && typeof override === 'string' && OVERRIDABLE.has(override.toUpperCase())) {
-      raw.method = override.toUpperCase();
-    }
+    const tunnelled = raw.method === 'POST' && typeof override === 'string';
+    const unknownOverride = tunnelled && !OVERRIDABLE.has(override.toUpperCase());
+    if (tunnelled && !unknownOverride) raw.method = override.toUpperCase();
     const request = new HttpRequest(raw, log);
     const reply = new HttpReply(response);
     watchClient(raw, response, pace, (cut) => log.info({ method: request.method, path: request.path, cut }, 'client stalled; closed its connection'));
@@ -119,7 +120,9 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
       drain.admit(request.path, response);
       applySecurityHeaders(reply, config);
       await limitRequest(ctx, request, reply);
+      checkMessage(request);
       checkHeaderLimits(request);
+      if (unknownOverride) throw new FerryError('method_not_allowed', `X-HTTP-Method-Override names a method Ferry does not take: ${override}`);
       if (!handler) throw new FerryError('not_found', 'no such resource');
       await handler(request, reply);
     } catch (err) {

@@ -44,13 +44,16 @@ export async function sendFile(ctx: HttpContext, request: HttpRequest, reply: Ht
 export async function sendContent(request: HttpRequest, reply: HttpReply, source: ContentSource): Promise<void> {
   const { size } = source;
   const etag = `"${source.sha256}"`;
+  // RFC 9110 §13.2.2: If-Match, then If-None-Match, both before any range.
+  const ifMatch = header(request, 'if-match');
+  if (ifMatch !== undefined && !namesTag(ifMatch, etag, false)) throw new FerryError('precondition_failed', 'If-Match names no current version of the file');
+  const notModified = namesTag(header(request, 'if-none-match'), etag, true);
   const ifRange = header(request, 'if-range');
-  const range = ifRange === undefined || ifRange === etag ? parseRange(header(request, 'range'), size) : null;
+  const range = !notModified && (ifRange === undefined || ifRange === etag) ? parseRange(header(request, 'range'), size) : null;
   if (range === 'unsatisfiable') {
     reply.header('Content-Range', `bytes */${size}`);
     throw new FerryError('range_not_satisfiable', `the file has ${size} bytes`);
   }
-  const notModified = header(request, 'if-none-match')?.split(',').some((tag) => tag.trim() === etag) ?? false;
   const length = range ? range.end - range.start + 1 : size;
   // Opened before any header is set: if the bytes cannot be had, the error goes out clean.
   const body = notModified || request.method === 'HEAD' || length === 0 ? null : await source.open(range ?? undefined);
@@ -68,6 +71,18 @@ export async function sendContent(request: HttpRequest, reply: HttpReply, source
   reply.header('Content-Length', String(length));
   if (range) reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
   await reply.send(body ?? undefined);
+}
+
+/**
+ * Whether an If-Match / If-None-Match list names the file's (strong) ETag: `*` names any version;
+ * If-None-Match compares weakly (RFC 9110 §8.8.3.2), ignoring a `W/` on either side.
+ */
+function namesTag(list: string | undefined, etag: string, weak: boolean): boolean {
+  if (list === undefined) return false;
+  return list.split(',').some((entry) => {
+    const tag = entry.trim();
+    return tag === '*' || tag === etag || (weak && tag.startsWith('W/') && tag.slice(2) === etag);
+  });
 }
 
 /**

@@ -37,11 +37,14 @@ export class HttpRequest {
   }
 
   get host(): string {
-    return this.raw.headers.host ?? `${this.raw.socket.localAddress}:${this.raw.socket.localPort}`;
+    return this.raw.headers.host || `${this.raw.socket.localAddress}:${this.raw.socket.localPort}`;
   }
 }
 
 type Payload = string | Buffer | Readable | Record<string, unknown> | undefined;
+
+/** Statuses node:http has no reason phrase for (it would send "unknown"). */
+const REASON_PHRASES: Readonly<Record<number, string>> = { 460: 'Checksum Mismatch' };
 
 /** Headers that describe a body being sent, dropped when reading that body fails before it starts. */
 const REPRESENTATION_HEADERS = ['content-type', 'content-length', 'content-range', 'content-disposition', 'etag', 'accept-ranges', 'cache-control', 'last-modified'];
@@ -117,7 +120,9 @@ export class HttpReply {
       }
     }
     if (raw.headersSent || raw.destroyed) return void (body instanceof Readable && body.destroy());
-    raw.writeHead(this.statusCode, Object.fromEntries(this.headers));
+    const reason = REASON_PHRASES[this.statusCode];
+    if (reason) raw.writeHead(this.statusCode, reason, Object.fromEntries(this.headers));
+    else raw.writeHead(this.statusCode, Object.fromEntries(this.headers));
     if (body instanceof Readable) {
       if (bodyless || raw.req.method === 'HEAD') {
         body.destroy();

@@ -10,6 +10,8 @@ type ConnectionLimits = Pick<Config, 'headersTimeoutSeconds' | 'keepAliveTimeout
 export function serverOptions(config: ConnectionLimits): ServerOptions {
   return {
     maxHeaderSize: config.maxHeaderBytes,
+    // checkMessage() refuses a missing Host with the same JSON error body as every other refusal.
+    requireHostHeader: false,
     // Node checks the headers deadline on this interval (30 s by default), so a short deadline
     // would otherwise be enforced up to 30 s late.
     connectionsCheckingInterval: Math.min(30_000, Math.max(100, (config.headersTimeoutSeconds * 1000) / 4)),

@@ -23,10 +23,17 @@ export class Router {
     return this;
   }
 
-  /** The handler for the request, with params and route filled in; null when no route matches. */
+  /**
+   * The handler for the request, with params and route filled in; null when no route matches. HEAD
+   * without a route of its own is answered as GET (RFC 9110 §9.3.2); node:http sends no body for it.
+   */
   match(request: HttpRequest): Handler | null {
+    return this.find(request, request.method) ?? (request.method === 'HEAD' ? this.find(request, 'GET') : null);
+  }
+
+  private find(request: HttpRequest, method: string): Handler | null {
     const segments = split(request.path);
-    for (const route of this.routes.get(request.method) ?? []) {
+    for (const route of this.routes.get(method) ?? []) {
       const params = matchSegments(route.segments, segments);
       if (params) {
         request.params = params;

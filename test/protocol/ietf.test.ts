@@ -392,11 +392,12 @@ describe('IETF draft: Upload-Limit announcements', () => {
     await limited?.stop();
   });
 
-  it('OPTIONS with no limits configured: Upload-Limit: min-size=0', async () => {
+  it('OPTIONS with no size limit configured: Upload-Limit: min-size=0, and the lifetime every upload gets as max-age', async () => {
     const res = await send(plain.endpoint, { method: 'OPTIONS', headers: draft(8) });
     assert.ok([200, 204].includes(res.status), `${res.status}`);
     const limit = parseSfDictionary(res.header('upload-limit') ?? '');
     assert.equal(limit.get('min-size'), '0', `Upload-Limit: ${res.header('upload-limit')}`);
+    assert.equal(limit.get('max-age'), String(24 * 60 * 60), `Upload-Limit: ${res.header('upload-limit')}`);
   });
 
   it('OPTIONS with maxUploadSize: Upload-Limit has max-size=N', async () => {

@@ -27,8 +27,13 @@ export function interopVersion(request: HttpRequest): number | null {
 export function uploadLimit(ctx: HttpContext, version: number, upload?: Upload): string {
   const limits: Record<string, number> = {};
   if (ctx.config.maxUploadSize !== null) limits['max-size'] = ctx.config.maxUploadSize;
+  else if (upload === undefined) limits['min-size'] = 0;
   if (upload?.expiresAt && upload.state === 'open') {
     limits[version >= 7 ? 'max-age' : 'expires'] = (upload.expiresAt.getTime() - Date.now()) / 1000;
+  } else if (upload === undefined && version >= 7) {
+    // Every upload gets this lifetime, so the server as a whole announces it (OPTIONS): limits
+    // announced there must not be looser than those an upload then gets.
+    limits['max-age'] = ctx.config.uploadExpirySeconds;
   }
   if (Object.keys(limits).length === 0) limits['min-size'] = 0;
   return sfIntegerDictionary(limits);

@@ -8,7 +8,8 @@ import type { HttpReply } from '../exchange.js';
 export function sendInterim(reply: HttpReply, headers: Readonly<Record<string, string | undefined>>): void {
   const { raw } = reply;
   const socket = raw.socket;
-  if (raw.headersSent || !socket || socket.destroyed || raw.req.httpVersionMajor !== 1) return;
+  // RFC 9110 §15.2: no 1xx response to an HTTP/1.0 client.
+  if (raw.headersSent || !socket || socket.destroyed || raw.req.httpVersionMajor !== 1 || raw.req.httpVersionMinor < 1) return;
   let head = 'HTTP/1.1 104 Upload Resumption Supported\r\n';
   for (const [name, value] of Object.entries(headers)) {
     if (value !== undefined) head += `${name}: ${value.replace(/[\r\n]/g, '')}\r\n`;
