@@ -140,6 +140,11 @@ export class UploadSink extends Writable {
   }
 }
 
+/** Every byte of the body has come in (an IncomingMessage knows before its reader has taken them). */
+function arrived(body: Readable): boolean {
+  return (body as Readable & { complete?: boolean }).complete === true || body.readableEnded;
+}
+
 /**
  * Streams a request body into the sink until the body ends, breaks off or is cut off by `letGo`
  * (a stalled client may never send another byte: cutting its body off is what ends the wait), then
@@ -152,7 +157,10 @@ export async function receiveBody(body: Readable, sink: UploadSink, letGo: Abort
   // then ends the body but leaves the connection to answer on).
   const cutOff = () => {
     if (lockLost(letGo)) sink.destroy(letGo.reason as Error);
-    else body.destroy(new FerryError('client_aborted', 'another request took over this upload'));
+    // A body that has all arrived is stored in a moment, and the lock let go right after: cutting it
+    // would close the connection, and with it this request's answer and those of requests
+    // pipelined behind it (which may be the very request asking).
+    else if (!arrived(body)) body.destroy(new FerryError('client_aborted', 'another request took over this upload'));
   };
   letGo.addEventListener('abort', cutOff, { once: true });
   try {

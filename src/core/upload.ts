@@ -6,7 +6,12 @@ export type UploadState = 'open' | 'paused' | 'completed' | 'terminated' | 'expi
 /** How an upload takes part in tus concatenation. */
 export type ConcatRole =
   | { kind: 'partial' }
-  | { kind: 'final'; parts: readonly string[] };
+  | {
+    kind: 'final';
+    parts: readonly string[];
+    /** The parts as the creating request named them: tus echoes them in Upload-Concat as received. */
+    named?: readonly string[];
+  };
 
 export type Metadata = Readonly<Record<string, string | null>>;
 

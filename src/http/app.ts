@@ -123,7 +123,7 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
       checkMessage(request);
       checkHeaderLimits(request);
       if (unknownOverride) throw new FerryError('method_not_allowed', `X-HTTP-Method-Override names a method Ferry does not take: ${override}`);
-      if (!handler) throw new FerryError('not_found', 'no such resource');
+      if (!handler) throw noRoute(router, request, reply);
       await handler(request, reply);
     } catch (err) {
       if (!reply.sent) await sendError(ctx, request, reply, err);
@@ -137,6 +137,14 @@ export function buildApp(config: Config, services: Services, readiness: Readonly
   const server = createServer(serverOptions(config), (raw, response) => drain.track(response, handle(raw, response)));
   applyConnectionLimits(server, config);
   return { server, log, drain };
+}
+
+/** 405 with Allow when the path has routes for other methods (RFC 9110 §15.5.6), else 404. */
+function noRoute(router: Router, request: HttpRequest, reply: HttpReply): FerryError {
+  const allowed = router.allowed(request);
+  if (allowed.length === 0) return new FerryError('not_found', 'no such resource');
+  reply.header('Allow', allowed.join(', '));
+  return new FerryError('method_not_allowed', `${request.method} is not allowed here; allowed: ${allowed.join(', ')}`);
 }
 
 function withDeadline<T>(check: Promise<T>, ms: number, name: string): Promise<T> {

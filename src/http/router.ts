@@ -31,6 +31,14 @@ export class Router {
     return this.find(request, request.method) ?? (request.method === 'HEAD' ? this.find(request, 'GET') : null);
   }
 
+  /** The methods the request's path has routes for (HEAD wherever GET is), for a 405's Allow. */
+  allowed(request: HttpRequest): string[] {
+    const segments = split(request.path);
+    const methods = [...this.routes].filter(([, routes]) => routes.some((route) => matchSegments(route.segments, segments, () => '') !== null)).map(([method]) => method);
+    if (methods.includes('GET') && !methods.includes('HEAD')) methods.push('HEAD');
+    return methods;
+  }
+
   private find(request: HttpRequest, method: string): Handler | null {
     const segments = split(request.path);
     for (const route of this.routes.get(method) ?? []) {
@@ -49,12 +57,12 @@ function split(path: string): string[] {
   return path.split('/').filter((segment, index, all) => segment !== '' || (index > 0 && index < all.length - 1));
 }
 
-function matchSegments(pattern: readonly string[], actual: readonly string[]): Record<string, string> | null {
+function matchSegments(pattern: readonly string[], actual: readonly string[], decode = decodeSegment): Record<string, string> | null {
   if (pattern.length !== actual.length) return null;
   const params: Record<string, string> = {};
   for (const [index, expected] of pattern.entries()) {
     const segment = actual[index]!;
-    if (expected.startsWith(':')) params[expected.slice(1)] = decodeSegment(segment);
+    if (expected.startsWith(':')) params[expected.slice(1)] = decode(segment);
     else if (expected !== segment) return null;
   }
   return params;

@@ -1,8 +1,9 @@
 /**
  * What HTTP/1.1 itself asks of a server, below the upload protocols: Host and transfer codings
  * checked before anything is stored (RFC 9112), HEAD wherever GET is answered (RFC 9110 §9.3.2),
- * no 1xx to an HTTP/1.0 client (RFC 9110 §15.2), a reason phrase for tus's 460, and an
- * X-HTTP-Method-Override naming no method Ferry takes refused rather than ignored.
+ * no 1xx to an HTTP/1.0 client (RFC 9110 §15.2), a reason phrase for tus's 460, 405 with Allow for
+ * a method a path has no route for, and an X-HTTP-Method-Override naming no method Ferry takes
+ * refused rather than ignored.
  */
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
@@ -104,6 +105,28 @@ describe('interim responses', () => {
   });
 });
 
+describe('pipelined requests on one connection', () => {
+  const patch = (path: string, offset: number, body: string, close = false) => `PATCH ${path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n`
+    + `Content-Type: ${CHUNK}\r\nUpload-Offset: ${offset}\r\nContent-Length: ${body.length}\r\n${close ? 'Connection: close\r\n' : ''}\r\n${body}`;
+  const statuses = (raw: string) => [...raw.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((match) => Number(match[1]));
+
+  it('a PATCH then a HEAD of the same upload, in one write: both answered, in order', async () => {
+    const { location } = await tusCreate(server, { 'Upload-Length': 6 });
+    const path = new URL(location).pathname;
+    const res = await sendRaw(server.url, patch(path, 0, 'abc') + `HEAD ${path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nConnection: close\r\n\r\n`);
+    assert.deepEqual(statuses(res.raw), [204, 200], res.raw);
+    assert.equal([...res.raw.matchAll(/^upload-offset: (\d+)/gim)].map((match) => match[1]).join(','), '3,3');
+  });
+
+  it('two PATCHes of the same upload, in one write: the second does not cut the first off', async () => {
+    const { location } = await tusCreate(server, { 'Upload-Length': 6 });
+    const path = new URL(location).pathname;
+    const res = await sendRaw(server.url, patch(path, 0, 'abc') + patch(path, 3, 'def', true));
+    assert.deepEqual(statuses(res.raw), [204, 204], res.raw);
+    assert.equal((await send(location)).text(), 'abcdef');
+  });
+});
+
 describe('HEAD where GET is answered', () => {
   for (const path of ['/healthz', '/readyz', '/metrics']) {
     it(`HEAD ${path} -> 200 with GET's Content-Type and no body`, async () => {
@@ -122,6 +145,19 @@ describe('status lines and method override', () => {
     const res = await sendRaw(server.url, `PATCH ${new URL(location).pathname} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nContent-Type: ${CHUNK}\r\n`
       + `Upload-Offset: 0\r\nUpload-Checksum: sha1 ${Buffer.alloc(20).toString('base64')}\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`);
     assert.match(res.raw, /^HTTP\/1\.1 460 Checksum Mismatch\r\n/);
+  });
+
+  it('a method the path has no route for -> 405 with Allow; an unknown path stays 404', async () => {
+    const { location } = await tusCreate(server, { 'Upload-Length': 5 });
+    const put = await send(location, { method: 'PUT', headers: TUS, body: 'hello' });
+    assert.equal(put.status, 405, put.text());
+    const allowed = (put.header('allow') ?? '').split(/\s*,\s*/);
+    for (const method of ['HEAD', 'PATCH', 'DELETE', 'GET']) assert.ok(allowed.includes(method), `Allow: ${put.header('allow')}`);
+    assert.equal(await offsetOf(location), '0');
+    const health = await send(`${server.url}/healthz`, { method: 'POST' });
+    assert.equal(health.status, 405);
+    assert.deepEqual(health.header('allow')?.split(/\s*,\s*/).sort(), ['GET', 'HEAD']);
+    assert.equal((await send(`${server.url}/no/such/thing`, { method: 'PUT' })).status, 404);
   });
 
   it('X-HTTP-Method-Override naming a method Ferry does not take -> 405, and nothing is created', async () => {

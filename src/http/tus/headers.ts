@@ -67,11 +67,12 @@ export function parseConcat(raw: string | undefined, prefix: string): ConcatRole
   if (!value.startsWith('final;')) throw new FerryError('invalid_concat', 'Upload-Concat must be "partial" or "final;<urls>"');
   const urls = value.slice('final;'.length).trim().split(/ +/).filter(Boolean);
   if (urls.length === 0) throw new FerryError('invalid_concat', 'Upload-Concat final lists no partial uploads');
-  return { kind: 'final', parts: urls.map((url) => idFromUrl(url, prefix)) };
+  return { kind: 'final', parts: urls.map((url) => idFromUrl(url, prefix)), named: urls };
 }
 
+/** Upload-Concat for a response: a final upload's parts as its creation named them (older records: their URLs). */
 export function formatConcat(role: ConcatRole, urlOf: (id: string) => string): string {
-  return role.kind === 'partial' ? 'partial' : `final;${role.parts.map(urlOf).join(' ')}`;
+  return role.kind === 'partial' ? 'partial' : `final;${(role.named ?? role.parts.map(urlOf)).join(' ')}`;
 }
 
 function idFromUrl(url: string, prefix: string): string {
