@@ -58,12 +58,14 @@ function nameProblem(name: string): string | null {
   return null;
 }
 
-// type/subtype with optional `; name=value` parameters (tokens only): anything else is not served.
+// type/subtype with optional `; name=value` parameters, each value a token, or a token in quotes
+// (RFC 9110 §5.6.6 allows a quoted string, as in charset="utf-8"; served unquoted): anything else
+// is not served.
 const TOKEN = "[a-z0-9!#$&^_.+-]{1,64}";
-const SAFE_MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:\\s*;\\s*${TOKEN}=${TOKEN})*$`);
+const SAFE_MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:\\s*;\\s*${TOKEN}=(?:${TOKEN}|"${TOKEN}"))*$`);
 
 /** A declared media type if it is well-formed, else application/octet-stream. */
 export function cleanMediaType(raw: string | null | undefined): string {
   const declared = (raw ?? '').trim().toLowerCase();
-  return SAFE_MEDIA_TYPE.test(declared) ? declared : 'application/octet-stream';
+  return SAFE_MEDIA_TYPE.test(declared) ? declared.replace(/="([^"]*)"/g, '=$1') : 'application/octet-stream';
 }

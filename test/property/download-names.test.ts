@@ -65,6 +65,12 @@ describe('property: library names', () => {
       assert.match(type, /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+(\s*;\s*[a-z0-9!#$&^_.+-]+=[a-z0-9!#$&^_.+-]+)*$/);
     }), PURE);
   });
+
+  it('a parameter value in quotes is taken when it is a token, and served unquoted', () => {
+    assert.equal(cleanMediaType('text/plain; charset="UTF-8"'), 'text/plain; charset=utf-8');
+    assert.equal(cleanMediaType('text/plain; charset="a b"'), 'application/octet-stream');
+    assert.equal(cleanMediaType('text/plain; charset="x\\"y"'), 'application/octet-stream');
+  });
 });
 
 describe('property: downloads and upload URLs through the server', () => {
