@@ -6,6 +6,9 @@ import type { Upload } from './upload.js';
 import type { UploadService } from './uploads.js';
 
 const MAX_NAME_LENGTH = 255;
+
+/** What a client says of the file a name stands for, with every chunk. */
+export type FileShape = Pick<ChunkedCreateRequest, 'size' | 'chunkSize' | 'layout'>;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
@@ -20,11 +23,15 @@ export class NamedUploads {
     private readonly deps: { readonly chunked: ChunkedUploads; readonly uploads: UploadService; readonly meta: MetaStore },
   ) {}
 
-  /** The upload the name stands for, or null when there is none (or only a finished-with one). */
-  async find(owner: Principal, name: string): Promise<ChunkedStatus | null> {
+  /**
+   * The upload the name stands for, or null when there is none (or only a finished-with one). Its
+   * parameters must be those of `file`: a client testing for chunks of another file must not be
+   * told they are stored.
+   */
+  async find(owner: Principal, name: string, file: FileShape): Promise<ChunkedStatus | null> {
     const id = await this.deps.meta.uploads.findAlias(owner.userId, this.protocol, checkName(name));
     const upload = id === null ? null : await this.live(owner, id);
-    return upload ? this.deps.chunked.status(owner, upload.id) : null;
+    return upload ? this.sameFile(owner, upload, file) : null;
   }
 
   /**
@@ -36,19 +43,22 @@ export class NamedUploads {
     const alias = checkName(name);
     const previous = await meta.uploads.findAlias(owner.userId, this.protocol, alias);
     const existing = previous === null ? null : await this.live(owner, previous);
-    if (existing) {
-      const status = await chunked.status(owner, existing.id);
-      if (existing.size !== request.size || existing.chunkSize !== request.chunkSize || status.chunkCount !== chunkCountFor(request.size, request.chunkSize!, request.layout)) {
-        throw new FerryError('invalid_request', 'this identifier is in use for a file of another size or chunking');
-      }
-      return status;
-    }
+    if (existing) return this.sameFile(owner, existing, request);
     const created = await chunked.create(owner, request);
     const winner = await meta.uploads.claimAlias(owner.userId, this.protocol, alias, created.upload.id, previous);
     if (winner === created.upload.id) return created;
-    // Another request created the upload for this name at the same moment: use that one.
+    // Another request created the upload for this name at the same moment: use that one, if it is
+    // for the same file.
     await chunked.cancel(owner, created.upload.id);
-    return chunked.status(owner, winner);
+    return this.sameFile(owner, await this.deps.uploads.get(owner, winner), request);
+  }
+
+  private async sameFile(owner: Principal, upload: Upload, file: FileShape): Promise<ChunkedStatus> {
+    const status = await this.deps.chunked.status(owner, upload.id);
+    if (upload.size !== file.size || upload.chunkSize !== file.chunkSize || status.chunkCount !== chunkCountFor(file.size, file.chunkSize!, file.layout)) {
+      throw new FerryError('invalid_request', 'this identifier is in use for a file of another size or chunking');
+    }
+    return status;
   }
 
   private async live(owner: Principal, id: string): Promise<Upload | null> {

@@ -58,7 +58,10 @@ export async function writeRange(store: BlobStore, id: string, range: RangeWrite
   if (lockLost(range.letGo)) throw range.letGo.reason;
   if (sink.storageError) throw sink.storageError;
   if (sink.overflow) throw new FerryError('chunk_length_mismatch', `${label} is longer than ${length} bytes`);
-  if (broken || sink.stored !== length) throw new FerryError('client_aborted', `${label} ended after ${sink.stored} of ${length} bytes`);
+  if (broken) throw new FerryError('client_aborted', `${label} ended after ${sink.stored} of ${length} bytes`);
+  // A body that ended cleanly but short (a multipart part has no length of its own) is the client's
+  // mistake, not a break.
+  if (sink.stored !== length) throw new FerryError('chunk_length_mismatch', `${label} has ${sink.stored} bytes, not ${length}`);
   try {
     for (const verifier of verifiers) verifier.verify();
   } catch (err) {

@@ -162,29 +162,52 @@ describe('flow.js / resumable.js protocol', () => {
     assert.ok((await alice.content((await alice.multipart(file, 2)).body.file!.id)).equals(file.data));
   });
 
+  it('two files racing to be first under one identifier: one gets it, the other is refused, and no byte of one goes into the other', async () => {
+    for (let trial = 0; trial < 12; trial += 1) {
+      const identifier = `race-${trial}`;
+      const small: FlowFile = { identifier, name: 'small.bin', data: randomBytes(CHUNK * 3 + 500), chunkSize: CHUNK };
+      const large: FlowFile = { identifier, name: 'large.bin', data: randomBytes(CHUNK * 10), chunkSize: CHUNK };
+      const [first, second] = await Promise.all([alice.octet(small, 1), alice.octet(large, 2)]);
+      assert.deepEqual([first.status, second.status].sort(), [200, 400], `trial ${trial}: ${first.status} ${second.status}`);
+      const [winner, loser] = first.status === 200 ? [small, large] : [large, small];
+      // The test request for the loser's chunks is refused too, not answered "stored".
+      assert.equal(await alice.test(loser, first.status === 200 ? 2 : 1), 400);
+      for (let n = 1; n <= totalChunks(winner); n += 1) {
+        if (await alice.test(winner, n) === 204) assert.equal((await alice.octet(winner, n)).status, 200);
+      }
+      const finished = await alice.octet(winner, totalChunks(winner));
+      assert.equal(finished.body.file?.sha256, sha256(winner.data), `trial ${trial}: the stored file is the winner's`);
+    }
+  });
+
   it('answers bad chunk requests with 4xx JSON and keeps the upload consistent', async () => {
     const file: FlowFile = { identifier: 'bad', name: 'bad.bin', data: randomBytes(CHUNK * 3), chunkSize: CHUNK };
-    const cases: [string, Record<string, string>, Buffer | undefined, number][] = [
+    const cases: [string, Record<string, string>, Buffer | undefined, number, string?][] = [
       ['no chunk number', { flowChunkNumber: '' }, undefined, 400],
       ['chunk 0', { flowChunkNumber: '0' }, undefined, 400],
       ['past the last chunk', { flowChunkNumber: '4' }, undefined, 400],
       ['total chunks that do not fit', { flowTotalChunks: '7' }, undefined, 400],
       ['a current size that is not the layout', { flowCurrentChunkSize: '10' }, undefined, 400],
-      ['a chunk shorter than it says', {}, chunkBytes(file, 1).subarray(1), 400],
-      ['a chunk longer than it says', {}, Buffer.concat([chunkBytes(file, 1), Buffer.from('x')]), 400],
+      ['a chunk shorter than it says', {}, chunkBytes(file, 1).subarray(1), 400, 'chunk_length_mismatch'],
+      ['a chunk longer than it says', {}, Buffer.concat([chunkBytes(file, 1), Buffer.from('x')]), 400, 'chunk_length_mismatch'],
       ['an identifier with a control character', { flowIdentifier: 'a\u0001b' }, undefined, 400],
       ['an identifier too long', { flowIdentifier: 'x'.repeat(300) }, undefined, 400],
       ['a negative size', { flowTotalSize: '-5' }, undefined, 400],
     ];
-    for (const [label, overrides, bytes, status] of cases) {
+    for (const [label, overrides, bytes, status, code] of cases) {
       const answer = await alice.multipart(file, 1, overrides, bytes);
       assert.equal(answer.status, status, label);
       assert.equal(typeof answer.body.error?.code, 'string', label);
+      if (code) assert.equal(answer.body.error?.code, code, label);
     }
     assert.equal(await alice.test(file, 1), 204, 'no bad request stored chunk 1');
     const other: FlowFile = { ...file, data: randomBytes(CHUNK * 4) };
     await alice.multipart(file, 2);
     assert.equal((await alice.multipart(other, 1)).status, 400, 'an identifier in use for another size is refused');
+    const twice = await fetch(`${server.url}/api/v1/flow?${new URLSearchParams(params(file, 1))}&flowChunkNumber=2`, {
+      method: 'POST', headers: { ...alice.user.auth, 'content-type': 'application/octet-stream' }, body: chunkBytes(file, 1) as unknown as Uint8Array<ArrayBuffer>,
+    });
+    assert.equal(twice.status, 400, 'a parameter given twice with different values is refused');
     const noFile = await fetch(`${server.url}/api/v1/flow`, { method: 'POST', headers: alice.user.auth, body: (() => { const f = new FormData(); f.append('flowChunkNumber', '1'); return f; })() });
     assert.equal(noFile.status, 400);
     const garbage = await fetch(`${server.url}/api/v1/flow`, { method: 'POST', headers: { ...alice.user.auth, 'content-type': 'multipart/form-data; boundary=x' }, body: 'not multipart at all' });

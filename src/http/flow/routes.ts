@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { ChunkedStatus } from '../../core/chunked.js';
+import { FerryError } from '../../core/errors.js';
 import { cleanFileName, cleanMediaType } from '../../core/names.js';
 import type { Principal } from '../../core/principal.js';
 import type { HttpContext } from '../context.js';
@@ -46,7 +47,7 @@ export function registerFlowRoutes(api: ApiRegistry, ctx: HttpContext, prefix: s
     responses: { 200: { description: 'Stored: do not send it' }, 204: { description: 'Not stored: send it' }, ...errorResponses({ 400: 'Inconsistent parameters', 401: 'No valid token' }) },
   }, async ({ principal, request, reply }) => {
     const chunk = parseFlowChunk(queryOf(request));
-    const status = await ctx.named.flow.find(principal!, chunk.identifier);
+    const status = await ctx.named.flow.find(principal!, chunk.identifier, { size: chunk.totalSize, chunkSize: chunk.chunkSize, layout: chunk.layout });
     const stored = status !== null && (status.upload.state === 'completed' || !status.missing.includes(chunk.chunkNumber - 1));
     await reply.code(stored ? 200 : 204).send();
   });
@@ -102,8 +103,14 @@ async function sendAnswer(reply: HttpReply, { chunk, status, file }: Stored): Pr
   });
 }
 
+/** The query's parameters; a name given twice with different values is refused rather than one picked. */
 function queryOf(request: HttpRequest): Record<string, string> {
-  return Object.fromEntries(request.query);
+  const params: Record<string, string> = {};
+  for (const [name, value] of request.query) {
+    if (Object.hasOwn(params, name) && params[name] !== value) throw new FerryError('invalid_request', `contradictory values for ${name}`);
+    params[name] = value;
+  }
+  return params;
 }
 
 /** flow.js sends an octet chunk with the file's own type; resumable.js says only application/octet-stream. */
