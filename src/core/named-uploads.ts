@@ -6,10 +6,10 @@ import type { Upload } from './upload.js';
 import type { UploadService } from './uploads.js';
 
 const MAX_NAME_LENGTH = 255;
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** What a client says of the file a name stands for, with every chunk. */
 export type FileShape = Pick<ChunkedCreateRequest, 'size' | 'chunkSize' | 'layout'>;
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
  * Chunked uploads that clients name themselves (flow.js and resumable.js send an identifier of

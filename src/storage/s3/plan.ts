@@ -40,6 +40,8 @@ export type PartSizer = typeof partSizeFor;
  */
 export interface KeyLayout {
   readonly blob: string;
+  /** Prefix of everything staged for the blob: the manifest, tail segments and chunks kept apart. */
+  readonly staging: string;
   readonly manifest: string;
   /** Prefix of the staged tail segments; a segment's key ends with its 16-digit start offset. */
   readonly tails: string;
@@ -50,11 +52,13 @@ export interface KeyLayout {
 }
 
 export function keysOf(prefix: string, id: string): KeyLayout {
-  const tails = `${prefix}staging/${id}/tail-`;
-  const chunks = `${prefix}staging/${id}/chunk-`;
+  const staging = `${prefix}staging/${id}/`;
+  const tails = `${staging}tail-`;
+  const chunks = `${staging}chunk-`;
   return {
     blob: `${prefix}blobs/${id}`,
-    manifest: `${prefix}staging/${id}/manifest.json`,
+    staging,
+    manifest: `${staging}manifest.json`,
     tails,
     segment: (start) => `${tails}${String(start).padStart(16, '0')}`,
     chunks,

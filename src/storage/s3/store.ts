@@ -279,7 +279,8 @@ export class S3BlobStore implements BlobStore, RangedReads, Termination, Concate
   /** Aborts every multipart upload on the blob's key (a crash may have left more than one). */
   private async clearStaging(keys: KeyLayout): Promise<void> {
     for (const uploadId of await this.api.listMultipartUploads(keys.blob)) await this.api.abortMultipart(keys.blob, uploadId);
-    const staged = [...await this.api.listObjects(keys.tails), ...await this.api.listObjects(keys.chunks)];
+    // The manifest goes last: while it is there, the blob counts as unfinished and this can be run again.
+    const staged = (await this.api.listObjects(keys.staging)).filter((object) => object.key !== keys.manifest);
     await Promise.all(staged.map((object) => this.api.deleteObject(object.key)));
     await this.api.deleteObject(keys.manifest);
   }
