@@ -40,22 +40,20 @@ export class LocalBlobStore implements FullBlobStore {
   }
 
   async openWriter(id: string, offset: number): Promise<BlobWriter> {
-    const handle = await open(this.pathOf(id), 'r+').catch(mapFsError);
-    try {
-      if ((await handle.stat()).size > offset) await handle.truncate(offset);
-    } catch (err) {
-      await handle.close();
-      mapFsError(err);
-    }
-    return this.writerAt(handle, id, offset);
+    return this.writerAt(id, offset, true);
   }
 
   async openWriterAt(id: string, offset: number): Promise<BlobWriter> {
-    return this.writerAt(await open(this.pathOf(id), 'r+').catch(mapFsError), id, offset);
+    return this.writerAt(id, offset, false);
   }
 
-  /** Writes directly when the filesystem allows it and few writers are open (DIRECT_WRITERS_MAX). */
-  private async writerAt(handle: FileHandle, id: string, offset: number): Promise<BlobWriter> {
+  /**
+   * Writes directly when the filesystem allows it and few writers are open (DIRECT_WRITERS_MAX).
+   * The file is opened, and its length read, side by side: each is a trip through the thread pool,
+   * and a chunk-sized request waits for them before its first byte is stored.
+   */
+  private async writerAt(id: string, offset: number, dropBeyond: boolean): Promise<BlobWriter> {
+    const path = this.pathOf(id);
     const few = this.openWriters < DIRECT_WRITERS_MAX;
     this.openWriters += 1;
     let counted = true;
@@ -63,15 +61,20 @@ export class LocalBlobStore implements FullBlobStore {
       if (counted) this.openWriters -= 1;
       counted = false;
     };
-    if (!few || !(await this.writesDirectly())) return cachedWriterAt(handle, offset, closed);
-    const directHandle = await openDirect(this.pathOf(id)).catch(async (err: unknown) => {
+    const direct = few && (await this.writesDirectly());
+    const [opened, length] = await Promise.allSettled([direct ? openDirect(path) : open(path, 'r+'), dropBeyond ? stat(path).then((stats) => stats.size) : 0]);
+    const handle = opened.status === 'fulfilled' ? opened.value : null;
+    try {
+      if (opened.status === 'rejected') throw opened.reason;
+      if (length.status === 'rejected') throw length.reason;
+      if (length.value > offset) await handle!.truncate(offset);
+    } catch (err) {
       closed();
-      await handle.close();
+      await handle?.close();
       return mapFsError(err);
-    });
-    return new DirectWriter(directHandle, handle, offset, mapFsError, closed);
+    }
+    return direct ? new DirectWriter(handle!, () => open(path, 'r+'), offset, mapFsError, closed) : cachedWriterAt(handle!, offset, closed);
   }
-
 
   async length(id: string): Promise<number> {
     try {
