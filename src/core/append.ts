@@ -84,7 +84,7 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
     onCheckpoint: async (durable) => {
       // A checkpoint never reaches the end: only the request's own completion may complete the upload.
       if ((size !== null && durable >= size) || lockLost(letGo)) return;
-      await ctx.meta.uploads.update(upload.id, { offset: durable });
+      await ctx.meta.uploads.recordProgress(upload.id, { offset: durable });
       committed = durable;
       request.onProgress?.(durable);
     },
@@ -126,7 +126,8 @@ export async function appendToUpload(ctx: AppendContext, upload: Upload, request
   }
   ctx.hashes.put(upload.id, { hash, covered: reached });
   const expiresAt = new Date(ctx.now().getTime() + ctx.limits.expiryMs);
-  return (await ctx.meta.uploads.update(upload.id, { offset: reached, size: finalSize, expiresAt })) ?? progressed;
+  // The size, if this request declared it, was recorded (durably) by quota.declareSize above.
+  return (await ctx.meta.uploads.recordProgress(upload.id, { offset: reached, expiresAt })) ?? progressed;
 }
 
 /**
@@ -138,7 +139,7 @@ async function keepDurable(ctx: AppendContext, upload: Upload, kept: number, aft
   if (after.freeBeyond) await ctx.store.truncate(upload.id, kept);
   if (after.hash) ctx.hashes.put(upload.id, { hash: after.hash, covered: kept });
   if (kept === upload.offset) return;
-  const progressed = await ctx.meta.uploads.update(upload.id, { offset: kept, expiresAt: new Date(ctx.now().getTime() + ctx.limits.expiryMs) });
+  const progressed = await ctx.meta.uploads.recordProgress(upload.id, { offset: kept, expiresAt: new Date(ctx.now().getTime() + ctx.limits.expiryMs) });
   ctx.events.emit('received', progressed ?? { ...upload, offset: kept }, kept - upload.offset);
 }
 

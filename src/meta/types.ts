@@ -39,6 +39,14 @@ export interface UploadRecords {
   updateIf(ownerId: string, id: string, changes: UploadChanges, allows: UsageCheck): Promise<{ upload: Upload | null; usage: StorageUsage }>;
   /** Applies the changes and returns the updated record; null when the id is unknown. */
   update(id: string, changes: UploadChanges): Promise<Upload | null>;
+  /**
+   * update() for the commonest write of all, an unfinished upload's new offset and expiry once its
+   * bytes are durable (every request and checkpoint). Once it resolves a crash of the process
+   * cannot undo it, but a store may make it survive a power cut only a moment later (SQLite flushes
+   * it in the background): a power cut can then leave the upload at an earlier offset, whose
+   * bytes are durable too, never at a later one.
+   */
+  recordProgress(id: string, progress: Pick<UploadChanges, 'offset' | 'expiresAt'>): Promise<Upload | null>;
   /** Open or paused uploads whose expiry is at or before `now`, oldest first. */
   listExpired(now: Date, limit: number): Promise<Upload[]>;
   /** Records that chunk `index` of a chunked upload is stored; true if it was not recorded before. */

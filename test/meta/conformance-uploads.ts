@@ -34,6 +34,7 @@ export function uploadConformance(factory: StoreFactory): void {
     it('answers null for an unknown id', async () => {
       assert.equal(await store().uploads.get(newUploadId()), null);
       assert.equal(await store().uploads.update(newUploadId(), { offset: 5 }), null);
+      assert.equal(await store().uploads.recordProgress(newUploadId(), { offset: 5 }), null);
     });
 
     it('rejects a second upload with the same id', async () => {
@@ -52,6 +53,16 @@ export function uploadConformance(factory: StoreFactory): void {
       });
       assert.deepEqual(updated, { ...upload, offset: 1000, state: 'completed', completedAt, expiresAt: null, sha256: 'ab'.repeat(32) });
       assert.deepEqual(await store().uploads.get(upload.id), updated);
+    });
+
+    it('records progress: the offset and expiry given, nothing else', async () => {
+      const upload = sampleUpload({ size: null });
+      await store().uploads.insert(upload);
+      const expiresAt = new Date('2026-03-04T05:06:07.000Z');
+      const moved = await store().uploads.recordProgress(upload.id, { offset: 600, expiresAt });
+      assert.deepEqual(moved, { ...upload, offset: 600, expiresAt });
+      assert.deepEqual(await store().uploads.get(upload.id), moved);
+      assert.deepEqual(await store().uploads.recordProgress(upload.id, { offset: 700 }), { ...upload, offset: 700, expiresAt });
     });
 
     it('changes one upload only', async () => {

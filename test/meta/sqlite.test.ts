@@ -59,6 +59,40 @@ it('SQLite keeps records across reopening the file, and migrates once', async ()
   });
 });
 
+/** The store's database, to fail its WAL flushes (a disk error) from outside. */
+function walFlushOf(store: SqliteMetaStore): { syncWal: () => Promise<void> } {
+  return (store as unknown as { sqlite: { syncWal: () => Promise<void> } }).sqlite;
+}
+
+it('SQLite: progress resolves before its flush, is kept across reopening, and a failed flush fails the next write', async () => {
+  await withDirectory(async (dir) => {
+    const path = join(dir, 'ferry.db');
+    const first = new SqliteMetaStore(path);
+    const upload = sampleUpload();
+    await first.uploads.insert(upload);
+    const database = walFlushOf(first);
+    const realFlush = database.syncWal.bind(database);
+    let release!: () => void;
+    const flushing = new Promise<void>((resolve) => (release = resolve));
+    database.syncWal = () => flushing.then(realFlush);
+    // The WAL flush is held back, yet progress is recorded and read back.
+    assert.equal((await first.uploads.recordProgress(upload.id, { offset: 300 }))?.offset, 300);
+    release();
+    await first.close(); // waits for the flush started by the progress
+    const second = new SqliteMetaStore(path);
+    assert.equal((await second.uploads.get(upload.id))?.offset, 300);
+
+    walFlushOf(second).syncWal = () => Promise.reject(Object.assign(new Error('flush failed'), { code: 'EIO' }));
+    assert.equal((await second.uploads.recordProgress(upload.id, { offset: 400 }))?.offset, 400);
+    delete (walFlushOf(second) as Partial<{ syncWal: unknown }>).syncWal; // the prototype's again
+    await new Promise((resolve) => setImmediate(resolve));
+    await assert.rejects(second.uploads.update(upload.id, { offset: 500 }), /flush failed/);
+    // Reported once: the writes after it are durable again.
+    assert.equal((await second.uploads.update(upload.id, { offset: 600 }))?.offset, 600);
+    await second.close();
+  });
+});
+
 it('SQLite gives uploads from before owners to the local user', async () => {
   await withDirectory(async (dir) => {
     const path = join(dir, 'ferry.db');

@@ -44,6 +44,11 @@ export class PostgresUploadRecords implements UploadRecords {
     return row ? fromUploadRow(row) : null;
   }
 
+  /** PostgreSQL's commit is durable when it returns, whichever the write. */
+  recordProgress(id: string, progress: Pick<UploadChanges, 'offset' | 'expiresAt'>): Promise<Upload | null> {
+    return this.update(id, progress);
+  }
+
   async listExpired(now: Date, limit: number): Promise<Upload[]> {
     const { rows } = await this.db.query<UploadRow>(
       `SELECT * FROM uploads WHERE state IN ('open', 'paused') AND expires_at <= $1 ORDER BY expires_at LIMIT $2`,

@@ -11,7 +11,8 @@ import { MIGRATIONS } from './migrations.js';
  * better-sqlite3 runs on the event loop, so SQLite's own fsync at every commit would stall every
  * upload in the process for the length of a disk flush. Instead commits do not sync
  * (synchronous=NORMAL) and each write is made durable by an fdatasync of the WAL file on the thread
- * pool before it resolves; writes that land together share one flush.
+ * pool before it resolves; writes that land together share one flush. An upload's progress is
+ * flushed after it resolves instead (writeFlushingLater).
  */
 export class SqliteDatabase {
   readonly db: Database.Database;
@@ -19,6 +20,8 @@ export class SqliteDatabase {
   private wal: Promise<FileHandle> | null = null;
   private flushing: Promise<void> | null = null;
   private flushQueued: Promise<void> | null = null;
+  /** A flush nobody waited for failed: frames written before it may be lost, and with them every later one. */
+  private unreportedFlushFailure: unknown = null;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -40,6 +43,25 @@ export class SqliteDatabase {
     try {
       const result = this.db.transaction(work)();
       await this.flush();
+      this.reportFlushFailure();
+      return result;
+    } catch (err) {
+      throw diskFull(err) ?? err;
+    }
+  }
+
+  /**
+   * Runs `work` as one transaction, which a crash of this process can no longer undo, and starts
+   * the flush that makes it survive a power cut without waiting for it. For records a power cut may
+   * roll back harmlessly (an upload's offset: its client sends those bytes again), since a flush
+   * costs as much as the rest of a chunk-sized request's overhead together. A failed flush fails
+   * the next write(): SQLite recovers a WAL only up to its first missing frame, so a write flushed
+   * after that one could be lost too, and must not be reported durable.
+   */
+  writeFlushingLater<T>(work: () => T): T {
+    try {
+      const result = this.db.transaction(work)();
+      this.flush().catch((err: unknown) => { this.unreportedFlushFailure ??= err; });
       return result;
     } catch (err) {
       throw diskFull(err) ?? err;
@@ -69,6 +91,12 @@ export class SqliteDatabase {
       return this.flush();
     });
     return this.flushQueued;
+  }
+
+  private reportFlushFailure(): void {
+    const failure = this.unreportedFlushFailure;
+    this.unreportedFlushFailure = null;
+    if (failure !== null) throw failure;
   }
 
   private async syncWal(): Promise<void> {

@@ -87,6 +87,11 @@ export class SqliteUploadRecords implements UploadRecords {
     return this.get(id);
   }
 
+  async recordProgress(id: string, progress: Pick<UploadChanges, 'offset' | 'expiresAt'>): Promise<Upload | null> {
+    this.sqlite.writeFlushingLater(() => updateUploadRow(this.sqlite.db, id, progress));
+    return this.get(id);
+  }
+
   async listExpired(now: Date, limit: number): Promise<Upload[]> {
     return this.selectExpired.all(now.getTime(), limit).map(fromUploadRow);
   }
