@@ -121,12 +121,9 @@ export class DirectWriter implements BlobWriter {
   /** Calls run one after another: a checkpoint's sync() may come while a write() still runs. */
   private turn: Promise<unknown> = Promise.resolve();
 
-  /** The page-cache handle, opened when first needed: block-aligned requests never need it. */
-  private cached: Promise<FileHandle> | null = null;
-
   constructor(
     private readonly direct: FileHandle,
-    private readonly openCached: () => Promise<FileHandle>,
+    private readonly cached: FileHandle,
     private readonly offset: number,
     private readonly mapError: (err: unknown) => never,
     private readonly onClose: () => void,
@@ -153,7 +150,7 @@ export class DirectWriter implements BlobWriter {
 
   /** Flushes the direct writes that have landed; bytes still gathered or in flight wait for sync(). */
   flushAhead(): Promise<void> {
-    return this.direct.datasync().catch(this.mapError);
+    return this.cached.datasync().catch(this.mapError);
   }
 
   /** Bytes not synced are not kept. */
@@ -162,8 +159,7 @@ export class DirectWriter implements BlobWriter {
       this.gathered.clear();
       await this.allLanded();
       this.onClose();
-      const cached = await this.cached?.catch(() => null);
-      await Promise.all([this.direct.close(), cached?.close()]);
+      await Promise.all([this.direct.close(), this.cached.close()]);
     });
   }
 
@@ -192,7 +188,7 @@ export class DirectWriter implements BlobWriter {
     }
     await this.allLanded();
     if (this.failure === null && this.gathered.bytes > 0) await this.writeCached(this.gathered.bytes).catch(() => undefined);
-    await this.direct.datasync().catch(this.mapError);
+    await this.cached.datasync().catch(this.mapError);
     if (this.failure !== null && !this.failureReported) this.mapError(this.failure);
   }
 
@@ -210,7 +206,7 @@ export class DirectWriter implements BlobWriter {
     for (const chunk of this.gathered.take(bytes)) filled += chunk.copy(buffer, filled);
     const at = this.position;
     this.position += bytes;
-    this.inFlight.push(writevFully(this.direct.fd, [buffer.subarray(0, bytes)], at, () => this.cachedFd())
+    this.inFlight.push(writevFully(this.direct.fd, [buffer.subarray(0, bytes)], at, this.cached.fd)
       .then(() => undefined, (err: unknown) => this.fail(err, at))
       .finally(() => buffers().release(buffer)));
   }
@@ -219,15 +215,10 @@ export class DirectWriter implements BlobWriter {
     const at = this.position;
     const chunks = this.gathered.take(bytes);
     this.position += bytes;
-    await this.cachedFd().then((fd) => writevFully(fd, chunks, at)).catch((err: unknown) => {
+    await writevFully(this.cached.fd, chunks, at).catch((err: unknown) => {
       this.fail(err, at);
       return this.mapError(err);
     });
-  }
-
-  private async cachedFd(): Promise<number> {
-    this.cached ??= this.openCached();
-    return (await this.cached).fd;
   }
 
   private fail(err: unknown, at: number): void {

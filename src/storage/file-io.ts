@@ -2,10 +2,10 @@ import { writev } from 'node:fs';
 
 /**
  * Writes every byte of the chunks at `position`, however many calls that takes; returns the count.
- * Calls after the first go to the descriptor `rest` gives: a direct write cut short leaves the rest
- * at a position only the page cache takes.
+ * Calls after the first go to `restFd`: a direct write cut short leaves the rest at a position
+ * only the page cache takes.
  */
-export async function writevFully(fd: number, chunks: readonly Buffer[], position: number, rest?: () => Promise<number>): Promise<number> {
+export async function writevFully(fd: number, chunks: readonly Buffer[], position: number, restFd = fd): Promise<number> {
   let pending = chunks;
   let at = position;
   let target = fd;
@@ -17,7 +17,7 @@ export async function writevFully(fd: number, chunks: readonly Buffer[], positio
     if (written === 0) throw Object.assign(new Error('the file took no bytes'), { code: 'EIO' });
     at += written;
     pending = dropWritten(pending, written);
-    if (pending.length > 0 && rest) target = await rest();
+    target = restFd;
   }
   return at - position;
 }

@@ -40,20 +40,22 @@ export class LocalBlobStore implements FullBlobStore {
   }
 
   async openWriter(id: string, offset: number): Promise<BlobWriter> {
-    return this.writerAt(id, offset, true);
+    const handle = await open(this.pathOf(id), 'r+').catch(mapFsError);
+    try {
+      if ((await handle.stat()).size > offset) await handle.truncate(offset);
+    } catch (err) {
+      await handle.close();
+      mapFsError(err);
+    }
+    return this.writerAt(handle, id, offset);
   }
 
   async openWriterAt(id: string, offset: number): Promise<BlobWriter> {
-    return this.writerAt(id, offset, false);
+    return this.writerAt(await open(this.pathOf(id), 'r+').catch(mapFsError), id, offset);
   }
 
-  /**
-   * Writes directly when the filesystem allows it and few writers are open (DIRECT_WRITERS_MAX).
-   * The file is opened, and its length read, side by side: each is a trip through the thread pool,
-   * and a chunk-sized request waits for them before its first byte is stored.
-   */
-  private async writerAt(id: string, offset: number, dropBeyond: boolean): Promise<BlobWriter> {
-    const path = this.pathOf(id);
+  /** Writes directly when the filesystem allows it and few writers are open (DIRECT_WRITERS_MAX). */
+  private async writerAt(handle: FileHandle, id: string, offset: number): Promise<BlobWriter> {
     const few = this.openWriters < DIRECT_WRITERS_MAX;
     this.openWriters += 1;
     let counted = true;
@@ -61,20 +63,15 @@ export class LocalBlobStore implements FullBlobStore {
       if (counted) this.openWriters -= 1;
       counted = false;
     };
-    const direct = few && (await this.writesDirectly());
-    const [opened, length] = await Promise.allSettled([direct ? openDirect(path) : open(path, 'r+'), dropBeyond ? stat(path).then((stats) => stats.size) : 0]);
-    const handle = opened.status === 'fulfilled' ? opened.value : null;
-    try {
-      if (opened.status === 'rejected') throw opened.reason;
-      if (length.status === 'rejected') throw length.reason;
-      if (length.value > offset) await handle!.truncate(offset);
-    } catch (err) {
+    if (!few || !(await this.writesDirectly())) return cachedWriterAt(handle, offset, closed);
+    const directHandle = await openDirect(this.pathOf(id)).catch(async (err: unknown) => {
       closed();
-      await handle?.close();
+      await handle.close();
       return mapFsError(err);
-    }
-    return direct ? new DirectWriter(handle!, () => open(path, 'r+'), offset, mapFsError, closed) : cachedWriterAt(handle!, offset, closed);
+    });
+    return new DirectWriter(directHandle, handle, offset, mapFsError, closed);
   }
+
 
   async length(id: string): Promise<number> {
     try {
