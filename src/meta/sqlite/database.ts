@@ -54,7 +54,7 @@ export class SqliteDatabase {
    * Runs `work` as one transaction, which a crash of this process can no longer undo, and starts
    * the flush that makes it survive a power cut without waiting for it. For records a power cut may
    * roll back harmlessly (an upload's offset: its client sends those bytes again), since a flush
-   * costs as much as the rest of a chunk-sized request's overhead together. A failed flush fails
+   * is a quarter of a chunk-sized request's time outside its body. A failed flush fails
    * the next write(): SQLite recovers a WAL only up to its first missing frame, so a write flushed
    * after that one could be lost too, and must not be reported durable.
    */
