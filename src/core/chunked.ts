@@ -9,7 +9,7 @@ import { extraDigests, type LibraryService } from './library.js';
 import { cleanMediaType, parseFileName } from './names.js';
 import type { Principal } from './principal.js';
 import { expectedProof, newChallenge, parseChallenge, proofMatches, serializeChallenge, type ProofChallenge } from './proof.js';
-import { writeRange } from './write-range.js';
+import { checkResentRange, writeRange } from './write-range.js';
 import type { Metadata, Upload } from './upload.js';
 import type { UploadService } from './uploads.js';
 
@@ -197,8 +197,9 @@ export class ChunkedUploads {
       throw new FerryError('chunk_length_mismatch', `chunk ${index} has ${length} bytes, not ${request.contentLength}`);
     }
     if (upload.state === 'paused') throw new FerryError('upload_paused', 'the upload is paused; resume it first');
+    const label = `chunk ${index}`;
     if (upload.state === 'completed' || (await this.deps.meta.uploads.hasChunk(id, index))) {
-      request.body.resume();
+      await checkResentRange({ length, body: request.body, digests: request.digests, label });
       return this.describe(upload);
     }
     if (!canWriteAt(this.deps.store) && !canWriteChunks(this.deps.store)) throw new FerryError('invalid_request', 'this storage cannot take chunks out of order');
@@ -206,7 +207,7 @@ export class ChunkedUploads {
     const lock = await this.deps.uploads.lockFor(id, `chunk:${index}`);
     try {
       if (await this.deps.meta.uploads.hasChunk(id, index)) {
-        request.body.resume();
+        await checkResentRange({ length, body: request.body, digests: request.digests, label });
         return this.describe(upload);
       }
       await this.deps.uploads.streamUnder(lock, (letGo) => this.receive(upload, index, start, length, request, letGo));

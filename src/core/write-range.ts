@@ -62,6 +62,33 @@ export async function writeRange(store: BlobStore, id: string, range: RangeWrite
   // A body that ended cleanly but short (a multipart part has no length of its own) is the client's
   // mistake, not a break.
   if (sink.stored !== length) throw new FerryError('chunk_length_mismatch', `${label} has ${sink.stored} bytes, not ${length}`);
+  verifyDigests(verifiers, label);
+}
+
+/**
+ * Reads the body of a range that is already stored, checked as writeRange checks one (length and
+ * digests) but kept nowhere: the stored copy stays as it is, and a client re-sending a chunk still
+ * hears when this copy of it was damaged on the way.
+ */
+export async function checkResentRange(range: Pick<RangeWrite, 'length' | 'body' | 'digests' | 'label'>): Promise<void> {
+  const { length, label } = range;
+  const verifiers = range.digests.map(checksumVerifier);
+  let received = 0;
+  try {
+    for await (const chunk of range.body as AsyncIterable<Buffer>) {
+      received += chunk.length;
+      if (received > length) break;
+      for (const verifier of verifiers) verifier.update(chunk);
+    }
+  } catch {
+    throw new FerryError('client_aborted', `${label} ended after ${received} of ${length} bytes`);
+  }
+  if (received > length) throw new FerryError('chunk_length_mismatch', `${label} is longer than ${length} bytes`);
+  if (received !== length) throw new FerryError('chunk_length_mismatch', `${label} has ${received} bytes, not ${length}`);
+  verifyDigests(verifiers, label);
+}
+
+function verifyDigests(verifiers: readonly { verify(): void }[], label: string): void {
   try {
     for (const verifier of verifiers) verifier.verify();
   } catch (err) {

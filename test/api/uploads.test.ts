@@ -95,14 +95,22 @@ describe('native chunk API', () => {
     assert.equal((await client.complete(upload.id)).status, 200, 'completing again is harmless');
   });
 
-  it('re-sending a stored chunk, even with other bytes, never changes it', async () => {
+  it('re-sending a stored chunk, even with other bytes, never changes it; a copy damaged on the way fails its digest', async () => {
     const data = randomBytes(CHUNK * 2);
     const { body: upload } = await client.create({ name: 'twice.bin', size: data.length, chunkSize: CHUNK });
     await client.sendChunks(upload, data, 1);
     const other = randomBytes(CHUNK);
     assert.equal((await client.putChunk(upload.id, 0, other)).status, 200);
+    // A re-sent copy damaged on the way is still checked against its digest: the client hears it.
+    const damaged = await client.putChunk(upload.id, 1, other, { 'content-digest': contentDigest(chunkOf(data, CHUNK, 1)) });
+    assert.equal(damaged.status, 400);
+    assert.equal((damaged.body as unknown as { error: { code: string } }).error.code, 'digest_mismatch');
     const done = await client.complete(upload.id);
     assert.ok((await download(server, client, done.body.file!.id)).equals(data));
+    const afterCompletion = await client.putChunk(upload.id, 0, other, { 'content-digest': contentDigest(data.subarray(0, CHUNK)) });
+    assert.equal(afterCompletion.status, 400);
+    assert.equal((afterCompletion.body as unknown as { error: { code: string } }).error.code, 'digest_mismatch');
+    assert.equal((await client.putChunk(upload.id, 0, data.subarray(0, CHUNK))).status, 200, 'a sound copy of a stored chunk is answered as stored');
   });
 
   it('lets a duplicate of a chunk that is still flowing wait for it, and a retry take over a stalled one', async () => {
