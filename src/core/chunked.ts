@@ -64,6 +64,8 @@ export interface ChunkRequest {
   readonly contentLength: number | null;
   /** Digests of the chunk, when the protocol has them; every one must match before the chunk counts. */
   readonly digests: readonly ChecksumExpectation[];
+  /** The number the protocol gives the first chunk, for errors to name chunks as the client does (flow.js: 1); 0 if absent. */
+  readonly firstNumber?: number;
 }
 
 /** What a client that sent a chunk straight to storage says it sent. */
@@ -192,12 +194,13 @@ export class ChunkedUploads {
    */
   async putChunk(owner: Principal, id: string, index: number, request: ChunkRequest): Promise<ChunkedStatus> {
     const upload = await this.load(owner, id);
-    const { start, length } = checkedChunk(upload, index);
+    const firstNumber = request.firstNumber ?? 0;
+    const { start, length } = checkedChunk(upload, index, firstNumber);
+    const label = `chunk ${index + firstNumber}`;
     if (request.contentLength !== null && request.contentLength !== length) {
-      throw new FerryError('chunk_length_mismatch', `chunk ${index} has ${length} bytes, not ${request.contentLength}`);
+      throw new FerryError('chunk_length_mismatch', `${label} has ${length} bytes, not ${request.contentLength}`);
     }
     if (upload.state === 'paused') throw new FerryError('upload_paused', 'the upload is paused; resume it first');
-    const label = `chunk ${index}`;
     if (upload.state === 'completed' || (await this.deps.meta.uploads.hasChunk(id, index))) {
       await checkResentRange({ length, body: request.body, digests: request.digests, label });
       return this.describe(upload);
@@ -210,7 +213,7 @@ export class ChunkedUploads {
         await checkResentRange({ length, body: request.body, digests: request.digests, label });
         return this.describe(upload);
       }
-      await this.deps.uploads.streamUnder(lock, (letGo) => this.receive(upload, index, start, length, request, letGo));
+      await this.deps.uploads.streamUnder(lock, (letGo) => this.receive(upload, { index, start, length, label }, request, letGo));
     } finally {
       await lock.release();
     }
@@ -402,12 +405,13 @@ export class ChunkedUploads {
     return hash.digest('hex');
   }
 
-  private async receive(upload: Upload, index: number, start: number, length: number, request: ChunkRequest, letGo: AbortSignal): Promise<void> {
+  private async receive(upload: Upload, chunk: { index: number; start: number; length: number; label: string }, request: ChunkRequest, letGo: AbortSignal): Promise<void> {
+    const { index, start, length, label } = chunk;
     const live = this.piecewise ? null : this.frontiers.claim(upload.id, index);
     try {
       await writeRange(this.deps.store, upload.id, {
         start, length, body: request.body, digests: request.digests, alsoHash: live?.hash, letGo,
-        label: `chunk ${index}`, chunk: { index, chunkSize: plan(upload).chunkSize },
+        label, chunk: { index, chunkSize: plan(upload).chunkSize },
       });
     } catch (err) {
       live?.abandon();
@@ -481,11 +485,11 @@ export class ChunkedUploads {
   }
 }
 
-/** Chunk `index` of the upload, which must exist. */
-function checkedChunk(upload: Upload, index: number): ChunkPlacement {
+/** Chunk `index` of the upload, which must exist; errors number chunks from `firstNumber`. */
+function checkedChunk(upload: Upload, index: number, firstNumber = 0): ChunkPlacement {
   const { count, chunkSize } = plan(upload);
   if (!Number.isSafeInteger(index) || index < 0 || index >= count) {
-    throw new FerryError('chunk_out_of_range', `chunk index must be from 0 to ${count - 1}`);
+    throw new FerryError('chunk_out_of_range', `the chunk number must be from ${firstNumber} to ${count - 1 + firstNumber}`);
   }
   const { start, end } = chunkRange(upload, index);
   return { index, start, length: end - start, chunkSize };

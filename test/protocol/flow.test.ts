@@ -201,6 +201,8 @@ describe('flow.js / resumable.js protocol', () => {
       if (code) assert.equal(answer.body.error?.code, code, label);
     }
     assert.equal(await alice.test(file, 1), 204, 'no bad request stored chunk 1');
+    const short = await alice.multipart(file, 2, {}, chunkBytes(file, 2).subarray(1));
+    assert.match(JSON.stringify(short.body.error), /"chunk 2 has/, 'errors name chunks as flow.js numbers them, from 1');
     const other: FlowFile = { ...file, data: randomBytes(CHUNK * 4) };
     await alice.multipart(file, 2);
     assert.equal((await alice.multipart(other, 1)).status, 400, 'an identifier in use for another size is refused');

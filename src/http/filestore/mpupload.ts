@@ -61,6 +61,7 @@ export async function uploadPart(ctx: HttpContext, request: HttpRequest, reply: 
       body,
       contentLength: length,
       digests: chkhash === null ? [] : [{ algorithm: 'sha1', digest: Buffer.from(chkhash, 'hex') }],
+      firstNumber: 1,
     });
   };
   if (isMultipart(request)) {

@@ -84,7 +84,7 @@ async function storeChunk(
     layout: chunk.layout,
   });
   if (status.upload.state !== 'completed') {
-    status = await ctx.chunked.putChunk(owner, status.upload.id, chunk.chunkNumber - 1, { body, contentLength: length, digests: [] });
+    status = await ctx.chunked.putChunk(owner, status.upload.id, chunk.chunkNumber - 1, { body, contentLength: length, digests: [], firstNumber: 1 });
     if (status.missing.length === 0 && status.upload.state !== 'completed') status = await ctx.chunked.complete(owner, status.upload.id);
   } else {
     body.resume();
