@@ -201,18 +201,16 @@ export class ChunkedUploads {
       throw new FerryError('chunk_length_mismatch', `${label} has ${length} bytes, not ${request.contentLength}`);
     }
     if (upload.state === 'paused') throw new FerryError('upload_paused', 'the upload is paused; resume it first');
-    if (upload.state === 'completed' || (await this.deps.meta.uploads.hasChunk(id, index))) {
+    const answerResent = async () => {
       await checkResentRange({ length, body: request.body, digests: request.digests, label });
       return this.describe(upload);
-    }
+    };
+    if (upload.state === 'completed' || (await this.deps.meta.uploads.hasChunk(id, index))) return answerResent();
     if (!canWriteAt(this.deps.store) && !canWriteChunks(this.deps.store)) throw new FerryError('invalid_request', 'this storage cannot take chunks out of order');
 
     const lock = await this.deps.uploads.lockFor(id, `chunk:${index}`);
     try {
-      if (await this.deps.meta.uploads.hasChunk(id, index)) {
-        await checkResentRange({ length, body: request.body, digests: request.digests, label });
-        return this.describe(upload);
-      }
+      if (await this.deps.meta.uploads.hasChunk(id, index)) return await answerResent();
       await this.deps.uploads.streamUnder(lock, (letGo) => this.receive(upload, { index, start, length, label }, request, letGo));
     } finally {
       await lock.release();
