@@ -82,7 +82,7 @@ export function readSettings(): Settings {
     fileBytes: positiveInt('BENCH_FILE_MIB', 1024) * MiB,
     servers: pickList('BENCH_SERVERS', SERVER_NAMES),
     cases: pickList('BENCH_CASES', CASE_NAMES),
-    repeat: Math.min(positiveInt('BENCH_REPEAT', 1), 20),
+    repeat: Math.min(positiveInt('BENCH_REPEAT', 3), 20),
   };
 }
 

@@ -4,7 +4,7 @@
 // not match, or an instant upload was not answered as one.
 // s3 (Ferry on Ceph RGW beside the AWS SDK's multipart upload) is skipped, not
 // failed, when Ceph cannot start.
-// Env: BENCH_FILE_MIB (1024), BENCH_SERVERS, BENCH_CASES, BENCH_REPEAT (1).
+// Env: BENCH_FILE_MIB (1024), BENCH_SERVERS, BENCH_CASES, BENCH_REPEAT (3).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCase } from './case.js';
@@ -63,7 +63,9 @@ async function main(): Promise<number> {
           process.stderr.write(`${label}: ${describeS3(result)}\n`);
           continue;
         }
-        for (const server of settings.servers) {
+        // Each round starts with the next server, so none always runs first on a machine just settled.
+        const shift = (round - 1) % settings.servers.length;
+        for (const server of [...settings.servers.slice(shift), ...settings.servers.slice(0, shift)]) {
           const label = `bench: round ${round}/${settings.repeat} ${server} / ${c}`;
           process.stderr.write(`${label}…\n`);
           const row = c === 'native' ? await runNativeCase(server, src, runDir) : await runCase(server, c, src, runDir);
@@ -86,6 +88,7 @@ async function main(): Promise<number> {
       rows,
       instant,
       s3,
+      rounds: [...rounds.values()],
     });
     process.stdout.write(report);
     fs.writeFileSync(path.join(OUT_DIR, 'latest.md'), report);
