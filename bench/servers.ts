@@ -59,20 +59,23 @@ function command(name: ServerName, port: number, dataDir: string): { args: strin
       };
     case 'tus-server':
       return { args: [path.join(DIST_BENCH, 'tus-server.js')], env: { BENCH_PORT: String(port), BENCH_DATA_DIR: dataDir } };
-    case 'ferry':
+    case 'ferry': {
+      const ferry = ferryCommand();
       return {
-        // Node's flags as the `ferry` command runs with them (its #! line), then BENCH_FERRY_NODE_ARGS
+        // Node's environment and flags as the `ferry` command runs with them (its #! line), then BENCH_FERRY_NODE_ARGS
         // (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`): to see where Ferry's time goes under the benchmark.
-        args: [...ferryNodeFlags(), ...(process.env.BENCH_FERRY_NODE_ARGS ?? '').split(' ').filter(Boolean), FERRY_MAIN, 'serve'],
-        env: { FERRY_HOST: '127.0.0.1', FERRY_PORT: String(port), FERRY_DATA_DIR: dataDir, FERRY_LOG_LEVEL: 'warn', FERRY_AUTH: 'none' },
+        args: [...ferry.flags, ...(process.env.BENCH_FERRY_NODE_ARGS ?? '').split(' ').filter(Boolean), FERRY_MAIN, 'serve'],
+        env: { ...ferry.env, FERRY_HOST: '127.0.0.1', FERRY_PORT: String(port), FERRY_DATA_DIR: dataDir, FERRY_LOG_LEVEL: 'warn', FERRY_AUTH: 'none' },
       };
+    }
   }
 }
 
-/** The Node flags on the `ferry` command's #! line (`#!/usr/bin/env -S node --flag ...`). */
-function ferryNodeFlags(): string[] {
-  const shebang = fs.readFileSync(FERRY_MAIN, 'utf8').split('\n', 1)[0]!;
-  return shebang.split(' ').filter((word) => word.startsWith('--'));
+/** The environment and Node flags on the `ferry` command's #! line (`#!/usr/bin/env -S NAME=value node --flag ...`). */
+function ferryCommand(): { env: NodeJS.ProcessEnv; flags: string[] } {
+  const words = fs.readFileSync(FERRY_MAIN, 'utf8').split('\n', 1)[0]!.split(' ');
+  const assignments = words.filter((word) => /^[A-Z_]+=/.test(word)).map((word) => word.split(/=(.*)/s, 2) as [string, string]);
+  return { env: Object.fromEntries(assignments), flags: words.filter((word) => word.startsWith('--')) };
 }
 
 function healthy(port: number): Promise<boolean> {

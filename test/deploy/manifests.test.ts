@@ -180,13 +180,18 @@ describe('image (deploy/Dockerfile)', () => {
     assert.deepEqual(missing, [], 'packages `ferry serve` imports that are not production dependencies');
   });
 
-  it('starts Node with the flags `ferry` and `npm start` use (the young generation size the server is tuned for)', () => {
+  it('starts Node with the environment and flags `ferry` and `npm start` use (the memory settings the server is tuned for)', () => {
     const shebang = readFileSync(MAIN, 'utf8').split('\n', 1)[0]!;
-    const flags = shebang.split(' ').filter((word) => word.startsWith('--'));
+    const words = shebang.split(' ');
+    const flags = words.filter((word) => word.startsWith('--'));
+    const assignments = words.filter((word) => /^[A-Z_]+=/.test(word));
     assert.ok(flags.includes('--max-semi-space-size=1'), shebang);
+    assert.ok(assignments.some((word) => word.startsWith('GLIBC_TUNABLES=glibc.malloc.trim_threshold=')), shebang);
     const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(runtime)![1]!) as string[];
     assert.deepEqual(entrypoint, ['node', ...flags, 'dist/src/cli/main.js']);
+    const env = /^ENV ((?:.*\\\n)*.*)$/m.exec(runtime)![1]!.split(/\s*\\\n\s*|\s+/);
+    for (const assignment of assignments) assert.ok(env.includes(assignment), `the image's ENV sets ${assignment}`);
     const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    assert.ok(scripts.start!.endsWith(`node ${flags.join(' ')} dist/src/cli/main.js serve`), scripts.start);
+    assert.ok(scripts.start!.endsWith(`${[...assignments, 'node', ...flags].join(' ')} dist/src/cli/main.js serve`), scripts.start);
   });
 });
