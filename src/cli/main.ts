@@ -1,4 +1,4 @@
-#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.trim_threshold=8388608 node --max-semi-space-size=1
+#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432:glibc.malloc.mmap_threshold=16777216 node --max-semi-space-size=1
 import { ConfigError, loadConfig, ROLES, type Config } from '../config.js';
 import { FerryError } from '../core/errors.js';
 import { FerryApiError, FerryNetworkError } from '../../client/src/node.js';
