@@ -186,7 +186,8 @@ describe('image (deploy/Dockerfile)', () => {
     const flags = words.filter((word) => word.startsWith('--'));
     const assignments = words.filter((word) => /^[A-Z_]+=/.test(word));
     assert.ok(flags.includes('--max-semi-space-size=1'), shebang);
-    assert.ok(assignments.some((word) => word.startsWith('GLIBC_TUNABLES=glibc.malloc.trim_threshold=')), shebang);
+    // A trim threshold alone turns off glibc's adaptive mmap threshold: both are set, or neither.
+    assert.ok(assignments.some((word) => /^GLIBC_TUNABLES=(?=.*glibc\.malloc\.trim_threshold=)(?=.*glibc\.malloc\.mmap_threshold=)/.test(word)), shebang);
     const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(runtime)![1]!) as string[];
     assert.deepEqual(entrypoint, ['node', ...flags, 'dist/src/cli/main.js']);
     const env = /^ENV ((?:.*\\\n)*.*)$/m.exec(runtime)![1]!.split(/\s*\\\n\s*|\s+/);
