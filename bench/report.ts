@@ -33,12 +33,11 @@ export interface ReportInput {
   cases: CaseName[];
   /** rounds per (server, case); figures are medians when > 1 */
   repeat: number;
-  rows: Row[];
   /** The instant case's rounds folded into one, null when it did not run. */
   instant: InstantResult | null;
   /** The s3 case's rounds folded into one, null when it did not run. */
   s3: S3Result | null;
-  /** Every round of every (server, case), in the order they ran: the targets pair them. */
+  /** Every round of each (server, case), in the order they ran: the table shows their medians, the targets pair them. */
   rounds: Row[][];
 }
 
@@ -91,9 +90,8 @@ function table(rows: Row[]): string[] {
   return lines;
 }
 
-function targets(input: ReportInput): string[] {
+function targets(input: ReportInput, rows: Row[]): string[] {
   if (!input.servers.includes('ferry')) return ['Ferry targets: n/a (ferry not in BENCH_SERVERS)'];
-  const rows = input.rows;
   const verdict = (ok: boolean | undefined, detail: string): string =>
     ok === undefined ? `FAIL (no result: ${detail})` : `${ok ? 'PASS' : 'FAIL'} (${detail})`;
 
@@ -132,6 +130,7 @@ function targets(input: ReportInput): string[] {
 
 export function renderReport(input: ReportInput): string {
   const m = input.machine;
+  const rows = input.rounds.map(combine);
   const lines = [
     '# Upload benchmark',
     '',
@@ -148,7 +147,7 @@ export function renderReport(input: ReportInput): string {
       'Peak RSS = server VmHWM (fresh server process per case); (n×) = ratio to raw, same case',
     `- Rounds: ${input.repeat}${input.repeat > 1 ? ' (each figure is the median over the rounds)' : ''}`,
     '',
-    ...(input.rows.length > 0 ? [...table(input.rows), '', ...targets(input), ''] : []),
+    ...(rows.length > 0 ? [...table(rows), '', ...targets(input, rows), ''] : []),
     ...(input.cases.includes('instant')
       ? renderInstant(input.instant, input.servers.includes('ferry') ? null : 'ferry not in BENCH_SERVERS', input.repeat)
       : []),

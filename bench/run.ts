@@ -75,7 +75,6 @@ async function main(): Promise<number> {
         }
       }
     }
-    const rows = [...rounds.values()].map(combine);
     const instant = instantRounds.length > 0 ? combineInstant(instantRounds) : null;
     const s3 = s3Rounds.length > 0 ? combineS3(s3Rounds, combine) : null;
     const report = renderReport({
@@ -85,7 +84,6 @@ async function main(): Promise<number> {
       servers: settings.servers,
       cases: settings.cases,
       repeat: settings.repeat,
-      rows,
       instant,
       s3,
       rounds: [...rounds.values()],
@@ -93,7 +91,8 @@ async function main(): Promise<number> {
     process.stdout.write(report);
     fs.writeFileSync(path.join(OUT_DIR, 'latest.md'), report);
     const s3Failed = s3 !== null && s3.skipped === null && (s3.ferry?.error != null || s3.sdk?.error != null);
-    return rows.some((r) => r.error !== null) || instant?.error || s3Failed ? 1 : 0;
+    const failed = [...rounds.values()].some((list) => list.some((r) => r.error !== null));
+    return failed || instant?.error || s3Failed ? 1 : 0;
   } finally {
     cleanUp();
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { combine, pairedRatio, renderReport, type Row } from '../../bench/report.js';
+import { pairedRatio, renderReport, type Row } from '../../bench/report.js';
 import type { ServerName } from '../../bench/config.js';
 
 const GIB = 1024 ** 3;
@@ -45,7 +45,6 @@ describe('bench report: targets compare servers round by round', () => {
       servers: ['raw', 'tus-server', 'ferry'],
       cases: ['chunked'],
       repeat: 3,
-      rows: [combine(raw), combine(tus), combine(ferry)],
       instant: null,
       s3: null,
       rounds: [raw, tus, ferry],
